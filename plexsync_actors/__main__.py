@@ -1,0 +1,5 @@
+"""`python -m plexsync_actors` — the same entry as Stash's `exec` (plus `run` and `drainer`)."""
+
+from plexsync_actors.entry import main
+
+raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""DrainActor: leases jobs one at a time, syncs them, records the outcome.
+
+Writes to Plex go one at a time (PMS struggles with concurrent edits). Before each job the actor
+waits on a `Gate`, the seam through which the breaker and the token bucket throttle it. Outcomes go
+out on a channel so other actors (the breaker, progress reporting) can react.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+import trio
+
+from plexsync_actors.core.retry import DeadLetter, Drop, Retry, RetryPolicy, decide
+from plexsync_actors.errors import PlexError, StashUnavailable
+from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
+from plexsync_actors.persistence.queue import Failure, Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+# Hooks add jobs from other processes; SQLite cannot notify us, so an idle drainer looks again
+# this often. Cheap (one indexed read) and short enough for a sub-second hook-to-Plex latency.
+POLL_SECONDS = 0.2
+LEASE_SECONDS = 300.0
+
+
+class Gate(Protocol):
+    async def admit(self) -> None:
+        """Return when the next job may be sent to Plex."""
+
+
+class OpenGate:
+    """A gate that always admits: used until the breaker gates the drain."""
+
+    async def admit(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+class Syncer(Protocol):
+    async def sync(self, scene_id: int) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class DrainPolicy:
+    retry: RetryPolicy
+    idle_exit_seconds: float | None  # None: never exit for idleness
+    stop_when_nothing_ready: bool = False  # the foreground `process_queue` mode
+    max_lifetime_seconds: float | None = None
+
+
+class StopDraining(Exception):
+    """Raised inside the actor to end the run (Stash unavailable)."""
+
+
+class DrainActor:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        syncer: Syncer,
+        policy: DrainPolicy,
+        wall_now: Callable[[], float],
+        outcomes: trio.MemorySendChannel[JobOutcome],
+        gate: Gate | None = None,
+        owner: str = "drainer",
+        rng: random.Random | None = None,
+    ) -> None:
+        self._queue = queue
+        self._syncer = syncer
+        self._policy = policy
+        self._now = wall_now
+        self._outcomes = outcomes
+        self._gate = gate or OpenGate()
+        self._owner = owner
+        self._rng = rng or random.Random()
+        self.stop_reason = ""
+
+    async def run(self) -> str:
+        """Drain until idle, out of work (foreground), past the lifetime, or Stash is gone."""
+        started = trio.current_time()
+        idle_since = trio.current_time()
+        with self._outcomes:
+            while True:
+                now_t = trio.current_time()
+                lifetime = self._policy.max_lifetime_seconds
+                if lifetime is not None and now_t - started >= lifetime:
+                    return self._stop("reached its maximum lifetime")
+                await self._gate.admit()
+                job = self._queue.lease_next(
+                    owner=self._owner, now=self._now(), lease_seconds=LEASE_SECONDS
+                )
+                if job is None:
+                    if self._policy.stop_when_nothing_ready:
+                        return self._stop("nothing left that is ready")
+                    if self._queue.pending_count() == 0:
+                        idle_for = trio.current_time() - idle_since
+                        limit = self._policy.idle_exit_seconds
+                        if limit is not None and idle_for >= limit:
+                            return self._stop(f"idle for {idle_for:.0f} s")
+                    else:
+                        idle_since = trio.current_time()
+                    await trio.sleep(POLL_SECONDS)
+                    continue
+                idle_since = trio.current_time()
+                try:
+                    await self._attempt(job)
+                except StopDraining as exc:
+                    return self._stop(str(exc))
+
+    def _stop(self, reason: str) -> str:
+        self.stop_reason = reason
+        return reason
+
+    async def _attempt(self, job: Job) -> None:
+        try:
+            detail = await self._syncer.sync(job.scene_id)
+        except StashUnavailable as exc:
+            self._queue.release(job, retry_at=self._now())
+            await self._outcomes.send(
+                JobHeldBack(scene_id=job.scene_id, at=self._now(), reason=str(exc))
+            )
+            raise StopDraining(f"Stash is unavailable ({exc})") from exc
+        except PlexError as exc:
+            await self._failed(job, exc)
+            return
+        except BaseException:
+            # Cancelled or a bug: the lease is given back so nothing is lost.
+            self._queue.release(job, retry_at=self._now())
+            raise
+        newest = self._queue.complete(job, now=self._now())
+        log.debug(
+            "Scene %s synced (%s)%s",
+            job.scene_id,
+            detail,
+            "" if newest else "; newer change queued",
+        )
+        await self._outcomes.send(
+            JobSucceeded(scene_id=job.scene_id, at=self._now(), detail=detail)
+        )
+
+    async def _failed(self, job: Job, exc: PlexError) -> None:
+        now = self._now()
+        decision = decide(
+            error_type=exc.error_type,
+            attempts=job.attempts,
+            notfound_attempts=job.notfound_attempts,
+            policy=self._policy.retry,
+            now=now,
+            jitter=self._rng.random(),
+        )
+        failure = Failure(
+            error_type=exc.error_type,
+            message=str(exc),
+            http_status=exc.status,
+            at=now,
+            charged=(isinstance(decision, Retry) and decision.charged)
+            or isinstance(decision, DeadLetter),
+        )
+        retry_at: float | None = None
+        match decision:
+            case Retry():
+                self._queue.retry(job, failure, retry_at=decision.at, notfound=decision.notfound)
+                retry_at = decision.at
+                log.info(
+                    "Scene %s failed with %s (%s); retrying in %.1f s.",
+                    job.scene_id,
+                    exc.error_type,
+                    exc,
+                    decision.at - now,
+                )
+            case DeadLetter():
+                self._queue.dead_letter(job, failure)
+                log.warning(
+                    "Scene %s moved to the dead-letter queue: %s (%s). Fix the cause, then run "
+                    "'Requeue DLQ'.",
+                    job.scene_id,
+                    exc.error_type,
+                    exc,
+                )
+            case Drop():
+                self._queue.complete(job, now=now)
+                log.info("Scene %s skipped: %s.", job.scene_id, decision.reason)
+        await self._outcomes.send(
+            JobFailed(
+                scene_id=job.scene_id,
+                at=now,
+                error_type=exc.error_type,
+                message=str(exc),
+                http_status=exc.status,
+                dead_lettered=isinstance(decision, DeadLetter),
+                retry_at=retry_at,
+            )
+        )

@@ -1,0 +1,171 @@
+"""What to write to a Plex item for a scene: a pure diff of Stash's values against Plex's.
+
+Field rules of contract §7: every written field is locked, tag lists are sent whole (so removals
+reach Plex), an empty Stash title never blanks Plex's, a partial date sets only the year, the
+studio collection is the only collection PlexSync manages, and `preserve_plex_edits` leaves alone
+fields whose Plex value differs from what PlexSync last wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from plexsync_actors.models import Scene
+from plexsync_actors.plex_client import PlexItem
+from plexsync_actors.settings import Settings
+
+_FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+@attrs.frozen(kw_only=True)
+class EditPlan:
+    """The query parameters of one PUT, and the values PlexSync will have written after it."""
+
+    params: tuple[tuple[str, str], ...]
+    written: dict[str, Any]
+    changed_fields: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.params
+
+
+def plan_edit(
+    scene: Scene, item: PlexItem, settings: Settings, last_written: dict[str, Any]
+) -> EditPlan:
+    params: list[tuple[str, str]] = []
+    written = dict(last_written)
+    changed: list[str] = []
+
+    def edited_in_plex(field: str, plex_value: Any) -> bool:
+        return (
+            settings.preserve_plex_edits
+            and field in last_written
+            and last_written[field] != plex_value
+        )
+
+    def scalar(field: str, wanted: str, current: str, *, blank_ok: bool) -> None:
+        if not wanted and not (blank_ok and last_written.get(field)):
+            return  # never blank a field PlexSync did not fill itself
+        if edited_in_plex(field, current):
+            return
+        written[field] = wanted
+        if wanted != current:
+            params.extend([(f"{field}.value", wanted), (f"{field}.locked", "1")])
+            changed.append(field)
+
+    title = (scene.title or "").strip()
+    scalar("title", title, item.title, blank_ok=False)
+    if settings.sync_summary:
+        scalar("summary", scene.details or "", item.summary, blank_ok=True)
+    if settings.sync_studio:
+        scalar("studio", scene.studio or "", item.studio, blank_ok=True)
+    if settings.sync_date:
+        _plan_date(scene.date, item, params, written, changed, edited_in_plex)
+    if settings.sync_tags:
+        genres = _dedupe(scene.tags)[: settings.max_tags]
+        _plan_tags("genre", genres, item.genres, params, written, changed, edited_in_plex)
+    if settings.sync_performers:
+        actors = _dedupe(scene.performers)
+        _plan_tags("actor", actors, item.actors, params, written, changed, edited_in_plex)
+    if settings.sync_collection:
+        _plan_collection(scene.studio or "", item, last_written, params, written, changed)
+    return EditPlan(params=tuple(params), written=written, changed_fields=tuple(changed))
+
+
+def _plan_date(
+    date: str | None,
+    item: PlexItem,
+    params: list[tuple[str, str]],
+    written: dict[str, Any],
+    changed: list[str],
+    edited_in_plex: Any,
+) -> None:
+    text = (date or "").strip()
+    full = _FULL_DATE.match(text)
+    partial = _PARTIAL_DATE.match(text)
+    year = full.group(1) if full else partial.group(1) if partial else None
+    if full and not edited_in_plex("originallyAvailableAt", item.originally_available_at):
+        written["originallyAvailableAt"] = text
+        if item.originally_available_at != text:
+            params.extend(
+                [("originallyAvailableAt.value", text), ("originallyAvailableAt.locked", "1")]
+            )
+            changed.append("originallyAvailableAt")
+    current_year = str(item.year) if item.year is not None else ""
+    if year and not edited_in_plex("year", current_year):
+        written["year"] = year
+        if current_year != year:
+            params.extend([("year.value", year), ("year.locked", "1")])
+            changed.append("year")
+
+
+def _plan_tags(
+    field: str,
+    wanted: list[str],
+    current: tuple[str, ...],
+    params: list[tuple[str, str]],
+    written: dict[str, Any],
+    changed: list[str],
+    edited_in_plex: Any,
+) -> None:
+    if edited_in_plex(field, sorted(current)):
+        return
+    written[field] = sorted(wanted)
+    if _fold(wanted) == _fold(current):
+        return
+    if wanted:
+        params.extend((f"{field}[{i}].tag.tag", name) for i, name in enumerate(wanted))
+    else:
+        # An indexed list cannot be empty: remove the names instead. PMS decodes this value twice.
+        params.append((f"{field}[].tag.tag-", ",".join(_encode_name(n) for n in current)))
+    params.append((f"{field}.locked", "1"))
+    changed.append(field)
+
+
+def _plan_collection(
+    studio: str,
+    item: PlexItem,
+    last_written: dict[str, Any],
+    params: list[tuple[str, str]],
+    written: dict[str, Any],
+    changed: list[str],
+) -> None:
+    managed_before = last_written.get("collection")
+    keep = [c for c in item.collections if managed_before is None or c != managed_before]
+    wanted = _dedupe([*keep, studio] if studio else keep)
+    written["collection"] = studio or None
+    if _fold(wanted) == _fold(item.collections):
+        return
+    if wanted:
+        params.extend((f"collection[{i}].tag.tag", name) for i, name in enumerate(wanted))
+    else:
+        encoded = ",".join(_encode_name(n) for n in item.collections)
+        params.append(("collection[].tag.tag-", encoded))
+    params.append(("collection.locked", "1"))
+    changed.append("collection")
+
+
+def _encode_name(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def _dedupe(names: Any) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for raw in names:
+        name = str(raw).strip()
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out
+
+
+def _fold(names: Any) -> set[str]:
+    return {str(n).casefold() for n in names}

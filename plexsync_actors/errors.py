@@ -1,0 +1,63 @@
+"""The project's error types. Their class names are what users see in the DLQ and the logs."""
+
+from __future__ import annotations
+
+
+class PlexSyncError(Exception):
+    """Root of every error PlexSync raises on purpose."""
+
+
+class SettingsError(PlexSyncError):
+    """A setting is missing or invalid; the message names the setting, the value and the fix."""
+
+
+class InputError(PlexSyncError):
+    """Stash sent input the plugin cannot act on."""
+
+
+class StashUnavailable(PlexSyncError):
+    """Stash could not be reached or refused our credentials. Never trips the Plex breaker."""
+
+
+class PlexError(PlexSyncError):
+    """A failure talking to Plex. `status` is the HTTP status when Plex answered."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class PlexServerDown(PlexError):
+    """Connection refused, DNS failure or connect timeout: the request never reached Plex."""
+
+
+class PlexTemporaryError(PlexError):
+    """5xx, read timeout, or Plex still starting up: try again later."""
+
+
+class PlexUnauthorized(PlexError):
+    """401/403: the token was revoked or changed; an outage until `plex_token` is fixed."""
+
+
+class PlexNotFound(PlexError):
+    """No Plex item has the scene's file (Plex may not have scanned it yet)."""
+
+
+class PlexPermanentError(PlexError):
+    """Any other 4xx, or an ambiguous match: retrying will not help."""
+
+
+OUTAGE_ERROR_TYPES: frozenset[str] = frozenset(
+    {"PlexServerDown", "PlexTemporaryError", "PlexUnauthorized"}
+)
+ERROR_TYPES: tuple[str, ...] = (
+    "PlexServerDown",
+    "PlexTemporaryError",
+    "PlexUnauthorized",
+    "PlexNotFound",
+    "PlexPermanentError",
+)

@@ -1,0 +1,84 @@
+"""The hook fast path: queue the scene durably, make sure a drainer runs, exit.
+
+Imports neither trio nor httpx (nor attrs): Stash waits for this process before it answers the
+user's save. Per contract §8 the hook trusts only `hookContext.id` and `type`, and queues whenever
+the data dir is usable, even if Plex settings are wrong (they are checked at drain time).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from plexsync_actors import PLUGIN_ID, stashconn
+from plexsync_actors.drainer_control import ensure_drainer
+from plexsync_actors.errors import InputError, StashUnavailable
+from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.protocol import lenient_bool
+from plexsync_actors.stash_sync import fetch_plugin_settings_sync
+
+log = logging.getLogger(__name__)
+
+SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
+DROP_HOOKS = {"Scene.Destroy.Post"}
+
+
+def scene_id_of(hook_context: Any) -> tuple[int, str]:
+    if not isinstance(hook_context, dict):
+        raise InputError("args.hookContext is not an object: Stash sends {'id': …, 'type': …}.")
+    hook_type = hook_context.get("type")
+    if hook_type not in SYNC_HOOKS | DROP_HOOKS:
+        raise InputError(
+            f"Hook type {hook_type!r} is not handled: PlexSync listens to Scene.Update.Post, "
+            "Scene.Create.Post and Scene.Destroy.Post."
+        )
+    raw_id = hook_context.get("id")
+    scene_id = -1
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        scene_id = raw_id
+    elif isinstance(raw_id, str) and raw_id.strip().isdigit():
+        scene_id = int(raw_id)
+    if scene_id <= 0:
+        raise InputError(f"Hook {hook_type} came without a valid scene id (got {raw_id!r}).")
+    return scene_id, str(hook_type)
+
+
+def data_dir_from(raw: dict[str, Any], server_connection: dict[str, Any]) -> Path:
+    configured = raw.get("data_dir")
+    if isinstance(configured, str) and configured.strip():
+        return Path(configured.strip())
+    base = stashconn.stash_dir(server_connection)
+    if base is None:
+        raise InputError(
+            "Stash sent no config Dir and the data_dir setting is empty: set data_dir in "
+            "Settings > Plugins > PlexSync."
+        )
+    return Path(base) / "plugin_data" / "PlexSync"
+
+
+def run_hook(data: dict[str, Any], *, now: float) -> Any:
+    """Handle one hook invocation; returns the `output` value."""
+    scene_id, hook_type = scene_id_of(data["args"].get("hookContext"))
+    conn = data.get("server_connection")
+    url = stashconn.base_url(conn)
+    assert isinstance(conn, dict)
+    try:
+        raw = fetch_plugin_settings_sync(url, stashconn.auth_headers(conn), PLUGIN_ID)
+    except StashUnavailable as exc:
+        log.warning("Could not read PlexSync settings from Stash (%s); using defaults.", exc)
+        raw = {}
+    try:
+        enabled = lenient_bool(raw.get("enabled"), default=True)
+    except InputError:
+        enabled = True  # a malformed switch must not lose saves; tasks report it
+    if not enabled:
+        return "disabled"
+    data_dir = data_dir_from(raw, conn)
+    with JobQueue(data_dir) as queue:
+        if hook_type in DROP_HOOKS:
+            dropped = queue.drop(scene_id)
+            return {"dropped": scene_id if dropped else None}
+        queue.enqueue(scene_id, reason=hook_type, now=now)
+    ensure_drainer(conn, data_dir)
+    return {"queued": scene_id}

@@ -1,0 +1,68 @@
+"""Long-run mode for a service or a terminal: `python -m plexsync_actors run`.
+
+Holds the drainer lock for as long as it runs (waiting while another drainer has it) and drains
+until killed. Stash's connection comes from `--stash-url`; an API key, when Stash needs one, from
+the environment variable STASH_API_KEY (never from argv, which other users can read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import trio
+
+from plexsync_actors.actors.supervisor import run_pipeline
+from plexsync_actors.drainer_control import drainer_lock, write_pid
+from plexsync_actors.errors import PlexSyncError
+from plexsync_actors.models import StashConnection
+from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+LOCK_RETRY_SECONDS = 5.0
+
+
+async def run_forever(settings: Settings, conn: StashConnection) -> None:
+    lock = drainer_lock(settings.data_dir)
+    while not lock.try_acquire():
+        log.info("Another drainer runs for this data dir; waiting for it to finish.")
+        await trio.sleep(LOCK_RETRY_SECONDS)
+    try:
+        write_pid(settings.data_dir)
+        with JobQueue(settings.data_dir) as queue:
+            queue.clear_leases()
+        log.info("Background sync running until stopped.")
+        while True:
+            tally = await run_pipeline(settings, conn, mode="background")
+            log.info("Background sync paused: %s; resuming.", tally.stop_reason)
+            await trio.sleep(LOCK_RETRY_SECONDS)
+    finally:
+        lock.release()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m plexsync_actors run")
+    parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
+    options = parser.parse_args(argv)
+    from plexsync_actors.entry import configure_logging
+    from plexsync_actors.tasks import load_settings
+
+    configure_logging(sys.stderr)
+    conn = StashConnection(
+        base_url=options.stash_url.rstrip("/"), api_key=os.environ.get("STASH_API_KEY") or None
+    )
+    try:
+        settings = trio.run(load_settings, conn)
+        if settings is None:
+            log.error("PlexSync is disabled in its Stash settings; nothing to run.")
+            return 1
+        trio.run(run_forever, settings, conn)
+    except PlexSyncError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -1,0 +1,35 @@
+"""Messages about jobs: what the drain actor reports after each attempt."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class JobSucceeded:
+    scene_id: int
+    at: float
+    detail: str
+
+
+@attrs.frozen(kw_only=True)
+class JobFailed:
+    scene_id: int
+    at: float
+    error_type: str
+    message: str
+    http_status: int | None
+    dead_lettered: bool
+    retry_at: float | None
+
+
+@attrs.frozen(kw_only=True)
+class JobHeldBack:
+    """A job was given back untouched (Stash unavailable, or the pipeline is stopping)."""
+
+    scene_id: int
+    at: float
+    reason: str
+
+
+JobOutcome = JobSucceeded | JobFailed | JobHeldBack

@@ -1,0 +1,125 @@
+"""Stash's raw plugin protocol: one JSON object in on stdin, one out on stdout, log lines on stderr.
+
+Standard library only: the hook path imports this and must start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import IO, Any
+
+from plexsync_actors.errors import InputError
+
+# Stash reads stderr line by line with a 64 KiB limit; stay far below it.
+MAX_LOG_LINE = 8000
+_LEVEL_CHARS = {
+    logging.DEBUG: "d",
+    logging.INFO: "i",
+    logging.WARNING: "w",
+    logging.ERROR: "e",
+    logging.CRITICAL: "e",
+}
+
+
+def encode_log_line(level: int, message: str) -> str:
+    """One log line in Stash's plugin log encoding (SOH, level char, STX, message)."""
+    char = _LEVEL_CHARS.get(level, "i")
+    flat = " ".join(message.splitlines()) if "\n" in message or "\r" in message else message
+    if len(flat) > MAX_LOG_LINE:
+        flat = flat[: MAX_LOG_LINE - 3] + "..."
+    return f"\x01{char}\x02{flat}\n"
+
+
+def encode_progress(fraction: float) -> str:
+    clamped = min(1.0, max(0.0, fraction))
+    return f"\x01p\x02{clamped:.3f}\n"
+
+
+class StashLogHandler(logging.Handler):
+    """Writes log records to a stream (stderr) in Stash's encoding, one line per record."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._stream.write(encode_log_line(record.levelno, record.getMessage()))
+            self._stream.flush()
+        except (OSError, ValueError):
+            # Stash closed the pipe (or the line was refused); the log is best effort.
+            pass
+
+
+class Progress:
+    """Reports a long task's progress as a fraction 0..1 on stderr."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self._stream = stream
+
+    def report(self, fraction: float) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.write(encode_progress(fraction))
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def parse_input(raw: str) -> dict[str, Any]:
+    """Parse Stash's stdin; raise InputError with one clear sentence for anything unusable."""
+    if not raw.strip():
+        raise InputError(
+            "No input on stdin: PlexSync must be started by Stash (or given its JSON)."
+        )
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"Input on stdin is not valid JSON ({exc.msg} at position {exc.pos})."
+        ) from exc
+    if not isinstance(data, dict):
+        raise InputError(
+            "Input on stdin must be a JSON object with 'server_connection' and 'args'."
+        )
+    args = data.get("args")
+    if not isinstance(args, dict):
+        raise InputError(
+            "Input has no 'args' object: Stash sends {'args': {'mode': ...}} to plugins."
+        )
+    return data
+
+
+def write_result(stream: IO[str], *, output: Any = None, error: str | None = None) -> None:
+    """Write the single JSON object Stash parses from stdout."""
+    payload = {"error": error} if error is not None else {"output": output}
+    stream.write(json.dumps(payload, sort_keys=True, default=str))
+    stream.write("\n")
+    stream.flush()
+
+
+def lenient_bool(value: Any, *, default: bool) -> bool:
+    """Parse a boolean arg as Stash passes it (defaultArgs arrive as strings)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise InputError(f"Argument value {value!r} is not a boolean: use true or false.")
+
+
+def stdout_stream() -> IO[str]:
+    return sys.stdout
+
+
+def stderr_stream() -> IO[str]:
+    return sys.stderr

@@ -1,0 +1,260 @@
+"""Plugin settings: read from Stash's `configuration { plugins }`, validated into a frozen object.
+
+Every error names the setting, the bad value and the fix. Stash returns only the keys a user set;
+the rest take the defaults of the contract (§3).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+
+from plexsync_actors.errors import SettingsError
+from plexsync_actors.secret import Secret
+
+
+@attrs.frozen(kw_only=True)
+class PathMapping:
+    stash_prefix: str
+    plex_prefix: str
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Validated settings. Times are seconds, rates are jobs per second."""
+
+    plex_url: str
+    plex_token: Secret
+    data_dir: Path
+    plex_library: tuple[str, ...] = ()
+    enabled: bool = True
+    path_map: tuple[PathMapping, ...] = ()
+    strict_matching: bool = True
+    preserve_plex_edits: bool = False
+    sync_studio: bool = True
+    sync_summary: bool = True
+    sync_date: bool = True
+    sync_performers: bool = True
+    sync_tags: bool = True
+    sync_collection: bool = True
+    sync_poster: bool = True
+    max_tags: int = 100
+    skip_not_found: bool = False
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_retries: int = 5
+    notfound_retry_base_seconds: float = 30.0
+    notfound_retry_cap_seconds: float = 600.0
+    notfound_max_retries: int = 12
+    retry_base_seconds: float = 5.0
+    retry_cap_seconds: float = 80.0
+    breaker_failure_threshold: int = 5
+    health_interval_min: float = 5.0
+    health_interval_max: float = 60.0
+    ramp_seconds: float = 300.0
+    ramp_initial_rate: float = 5.0
+    max_rate: float = 20.0
+    drainer_idle_exit_seconds: float = 30.0
+    drainer_max_hours: float = 168.0
+    debug_logging: bool = False
+    obfuscate_paths: bool = False
+
+
+_BOOLS = [
+    "enabled",
+    "strict_matching",
+    "preserve_plex_edits",
+    "sync_studio",
+    "sync_summary",
+    "sync_date",
+    "sync_performers",
+    "sync_tags",
+    "sync_collection",
+    "sync_poster",
+    "skip_not_found",
+    "debug_logging",
+    "obfuscate_paths",
+]
+# name -> (minimum, allow zero)
+_INTS = {
+    "max_tags": 0,
+    "max_retries": 1,
+    "notfound_max_retries": 1,
+    "breaker_failure_threshold": 1,
+}
+_POSITIVE_FLOATS = [
+    "connect_timeout",
+    "read_timeout",
+    "notfound_retry_base_seconds",
+    "notfound_retry_cap_seconds",
+    "retry_base_seconds",
+    "retry_cap_seconds",
+    "health_interval_min",
+    "health_interval_max",
+    "ramp_seconds",
+    "ramp_initial_rate",
+    "max_rate",
+    "drainer_idle_exit_seconds",
+    "drainer_max_hours",
+]
+
+
+def default_data_dir(stash_dir: str | None) -> Path | None:
+    if not stash_dir:
+        return None
+    return Path(stash_dir) / "plugin_data" / "PlexSync"
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_structure_hook(Secret, lambda value, _: value)
+    converter.register_structure_hook(Path, lambda value, _: Path(value))
+    converter.register_structure_hook(PathMapping, lambda value, _: value)
+    return converter
+
+
+_CONVERTER = _make_converter()
+
+
+def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
+    """Validate the raw settings map; raise SettingsError naming the setting and the fix."""
+    clean: dict[str, Any] = {}
+    url = _string(raw, "plex_url")
+    if not url:
+        raise SettingsError(
+            "Setting plex_url is missing: set it to your Plex server's address, "
+            "e.g. http://plex:32400, in Settings > Plugins > PlexSync."
+        )
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"Setting plex_url is {url!r}, which is not an http(s) URL: "
+            "set it like http://plex:32400."
+        )
+    clean["plex_url"] = url.rstrip("/")
+    token = _string(raw, "plex_token")
+    if not token:
+        raise SettingsError(
+            "Setting plex_token is missing: set it to your X-Plex-Token "
+            "(Plex Web > any item > Get Info > View XML shows it in the address)."
+        )
+    clean["plex_token"] = Secret(token)
+    data_dir = _string(raw, "data_dir") or None
+    path = Path(data_dir) if data_dir else default_data_dir(stash_dir)
+    if path is None:
+        raise SettingsError(
+            "Setting data_dir is empty and Stash sent no config Dir: set data_dir to a folder "
+            "PlexSync may write to."
+        )
+    clean["data_dir"] = path
+    libraries = _string(raw, "plex_library")
+    clean["plex_library"] = tuple(p.strip() for p in libraries.split(",") if p.strip())
+    clean["path_map"] = parse_path_map(_string(raw, "path_map"))
+    for name in _BOOLS:
+        if raw.get(name) is not None:
+            clean[name] = _bool(raw, name)
+    for name, minimum in _INTS.items():
+        if raw.get(name) is not None:
+            clean[name] = _int(raw, name, minimum)
+    for name in _POSITIVE_FLOATS:
+        if raw.get(name) is not None:
+            clean[name] = _positive_float(raw, name)
+    settings = _CONVERTER.structure(clean, Settings)
+    _check_relations(settings)
+    return settings
+
+
+def _check_relations(s: Settings) -> None:
+    pairs = (
+        ("retry_base_seconds", "retry_cap_seconds"),
+        ("notfound_retry_base_seconds", "notfound_retry_cap_seconds"),
+        ("health_interval_min", "health_interval_max"),
+        ("ramp_initial_rate", "max_rate"),
+    )
+    for low, high in pairs:
+        if getattr(s, low) > getattr(s, high):
+            raise SettingsError(
+                f"Setting {low} ({getattr(s, low)}) is larger than {high} ({getattr(s, high)}): "
+                f"make {low} at most {high}."
+            )
+
+
+def parse_path_map(text: str) -> tuple[PathMapping, ...]:
+    """`stash_prefix=>plex_prefix; …` into mappings, longest Stash prefix first."""
+    mappings = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        if "=>" not in part:
+            raise SettingsError(
+                f"Setting path_map has the entry {part.strip()!r} without '=>': write entries as "
+                "/stash/prefix=>/plex/prefix, separated by ';'."
+            )
+        stash, plex = (side.strip() for side in part.split("=>", 1))
+        if not stash or not plex:
+            raise SettingsError(
+                f"Setting path_map has the entry {part.strip()!r} with an empty side: both the "
+                "Stash prefix and the Plex prefix are needed."
+            )
+        mappings.append(PathMapping(stash_prefix=stash, plex_prefix=plex))
+    mappings.sort(key=lambda m: len(m.stash_prefix), reverse=True)
+    return tuple(mappings)
+
+
+def _string(raw: dict[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SettingsError(f"Setting {name} is {value!r}, not text: enter it as text.")
+    return value.strip()
+
+
+def _bool(raw: dict[str, Any], name: str) -> bool:
+    value = raw[name]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise SettingsError(f"Setting {name} is {value!r}, not a boolean: switch it on or off.")
+
+
+def _number(raw: dict[str, Any], name: str) -> float:
+    value = raw[name]
+    if isinstance(value, bool):
+        raise SettingsError(f"Setting {name} is {value!r}, not a number: enter a number.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"Setting {name} is {value!r}, which is not a number: enter a number such as 5."
+        ) from None
+    if not math.isfinite(number):
+        raise SettingsError(f"Setting {name} is {value!r}: enter a finite number.")
+    return number
+
+
+def _int(raw: dict[str, Any], name: str, minimum: int) -> int:
+    number = _number(raw, name)
+    if number != int(number) or number < minimum:
+        raise SettingsError(
+            f"Setting {name} is {raw[name]!r}: enter a whole number of at least {minimum}."
+        )
+    return int(number)
+
+
+def _positive_float(raw: dict[str, Any], name: str) -> float:
+    number = _number(raw, name)
+    if number <= 0:
+        raise SettingsError(
+            f"Setting {name} is {raw[name]!r}: enter a number greater than 0 (fractions are fine)."
+        )
+    return number

@@ -1,0 +1,54 @@
+"""`server_connection` from Stash's plugin input, parsed with the standard library only.
+
+The hook path uses this directly (it must not import attrs, trio or httpx); the task and drainer
+paths turn it into a `models.StashConnection`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plexsync_actors.errors import InputError
+
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - recognising Stash's bind address
+
+
+def base_url(server_connection: Any) -> str:
+    """Stash's base URL. Stash reports its bind address, often 0.0.0.0: connect to loopback then."""
+    if not isinstance(server_connection, dict):
+        raise InputError("Input has no 'server_connection' object: PlexSync must be run by Stash.")
+    scheme = str(server_connection.get("Scheme") or "http").lower()
+    if scheme not in ("http", "https"):
+        raise InputError(f"server_connection.Scheme is {scheme!r}; expected http or https.")
+    host = str(server_connection.get("Host") or "").strip()
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = server_connection.get("Port")
+    try:
+        port_number = int(port) if port is not None else (443 if scheme == "https" else 9999)
+    except (TypeError, ValueError):
+        raise InputError(f"server_connection.Port is {port!r}, not a port number.") from None
+    return f"{scheme}://{host}:{port_number}"
+
+
+def cookie(server_connection: dict[str, Any]) -> tuple[str, str] | None:
+    """(name, value) of the session cookie, or None when Stash needs no auth."""
+    raw = server_connection.get("SessionCookie")
+    if not isinstance(raw, dict):
+        return None
+    name, value = raw.get("Name"), raw.get("Value")
+    if isinstance(name, str) and isinstance(value, str) and name and value:
+        return name, value
+    return None
+
+
+def auth_headers(server_connection: dict[str, Any]) -> dict[str, str]:
+    found = cookie(server_connection)
+    return {"Cookie": f"{found[0]}={found[1]}"} if found else {}
+
+
+def stash_dir(server_connection: dict[str, Any]) -> str | None:
+    value = server_connection.get("Dir")
+    return value if isinstance(value, str) and value else None

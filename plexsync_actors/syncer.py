@@ -1,0 +1,160 @@
+"""Sync one scene to Plex: find its item(s) by exact file path, diff, one PUT, maybe a poster."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+from plexsync_actors.edits import plan_edit
+from plexsync_actors.errors import PlexNotFound, PlexPermanentError
+from plexsync_actors.matching import apply_path_map, basename, same_file
+from plexsync_actors.models import Scene
+from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.plex_client import PlexClient, PlexItem, Section
+from plexsync_actors.settings import Settings
+from plexsync_actors.stash_client import StashClient
+
+log = logging.getLogger(__name__)
+MAX_POSTER_BYTES = 9 * 1024 * 1024
+
+
+class SceneSyncer:
+    """Brings one Stash scene into Plex. Raises PlexError subclasses or StashUnavailable."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        plex: PlexClient,
+        stash: StashClient,
+        queue: JobQueue,
+        wall_now: Callable[[], float],
+    ) -> None:
+        self._settings = settings
+        self._plex = plex
+        self._stash = stash
+        self._queue = queue
+        self._now = wall_now
+        self._sections: list[Section] | None = None
+
+    async def sync(self, scene_id: int) -> str:
+        """Sync the scene's latest data; returns a short description of what happened."""
+        scene = await self._stash.find_scene(scene_id)
+        if scene is None:
+            self._queue.drop(scene_id)
+            return "deleted in Stash"
+        items = await self.find_items(scene)
+        changed: list[str] = []
+        for item in items:
+            changed.extend(await self._sync_item(scene, item))
+        return ", ".join(sorted(set(changed))) or "no change"
+
+    async def movie_sections(self) -> list[Section]:
+        if self._sections is None:
+            sections = [s for s in await self._plex.sections() if s.kind == "movie"]
+            wanted = self._settings.plex_library
+            if wanted:
+                by_name = {s.title.casefold(): s for s in sections}
+                missing = [name for name in wanted if name.casefold() not in by_name]
+                if missing:
+                    raise PlexPermanentError(
+                        f"Plex has no movie library named {', '.join(missing)}: fix the "
+                        "plex_library setting (library names, comma-separated)."
+                    )
+                sections = [by_name[name.casefold()] for name in wanted]
+            self._sections = sections
+        return self._sections
+
+    async def find_items(self, scene: Scene) -> list[PlexItem]:
+        """Every item (one per library at most) with a part equal to one of the scene's files."""
+        if not scene.files:
+            raise PlexNotFound(f"Scene {scene.id} has no file in Stash to match in Plex.")
+        paths = [apply_path_map(p, self._settings.path_map) for p in scene.files]
+        found: dict[str, PlexItem] = {}
+        for section in await self.movie_sections():
+            exact: dict[str, PlexItem] = {}
+            for path in paths:
+                for item in await self._plex.list_items(section.id, file=path):
+                    if any(same_file(part, path) for part in item.files):
+                        exact[item.rating_key] = item
+            if len(exact) > 1:
+                raise PlexPermanentError(
+                    f"Scene {scene.id}'s file matches {len(exact)} items in Plex library "
+                    f"{section.title!r}; PlexSync does not guess: merge or remove the duplicates."
+                )
+            found.update(exact)
+        if not found and not self._settings.strict_matching:
+            loose = await self._match_by_basename(scene, paths)
+            if loose is not None:
+                found[loose.rating_key] = loose
+        if not found:
+            raise PlexNotFound(
+                f"No Plex item has the file of scene {scene.id} "
+                f"({self._describe(paths[0])}); Plex may not have scanned it yet, or path_map "
+                "needs fixing."
+            )
+        return list(found.values())
+
+    async def _match_by_basename(self, scene: Scene, paths: list[str]) -> PlexItem | None:
+        names = {basename(p).casefold() for p in paths}
+        candidates: dict[str, PlexItem] = {}
+        for section in await self.movie_sections():
+            queries = {(scene.title or "").strip()} | {n.rsplit(".", 1)[0] for n in names}
+            for query in filter(None, queries):
+                for item in await self._plex.list_items(section.id, title=query):
+                    if any(basename(f).casefold() in names for f in item.files):
+                        candidates[item.rating_key] = item
+        if len(candidates) > 1:
+            raise PlexPermanentError(
+                f"Scene {scene.id}'s file name matches {len(candidates)} Plex items; PlexSync "
+                "does not guess: fix path_map so the full path matches."
+            )
+        return next(iter(candidates.values()), None)
+
+    async def _sync_item(self, scene: Scene, listed: PlexItem) -> list[str]:
+        # Listings truncate tag lists: always diff against the full item.
+        item = await self._plex.metadata(listed.rating_key, listed.section_id)
+        written, poster_url, poster_hash = self._queue.scene_state(scene.id, item.rating_key)
+        plan = plan_edit(scene, item, self._settings, written)
+        params = list(plan.params)
+        changed = list(plan.changed_fields)
+        new_url, new_hash = poster_url, poster_hash
+        if (
+            self._settings.sync_poster
+            and scene.screenshot_url
+            and scene.screenshot_url != poster_url
+        ):
+            new_url, new_hash, uploaded = await self._maybe_upload_poster(scene, item, poster_hash)
+            if uploaded:
+                params.append(("thumb.locked", "1"))
+                changed.append("poster")
+        if params:
+            await self._plex.edit(item, params)
+        self._queue.save_scene_state(
+            scene.id,
+            item.rating_key,
+            written=plan.written,
+            poster_url=new_url,
+            poster_sha256=new_hash,
+            now=self._now(),
+        )
+        return changed
+
+    async def _maybe_upload_poster(
+        self, scene: Scene, item: PlexItem, old_hash: str | None
+    ) -> tuple[str | None, str | None, bool]:
+        assert scene.screenshot_url is not None
+        image = await self._stash.fetch_screenshot(scene.screenshot_url)
+        if not image or len(image) > MAX_POSTER_BYTES:
+            return scene.screenshot_url, old_hash, False
+        digest = hashlib.sha256(image).hexdigest()
+        if digest == old_hash:
+            return scene.screenshot_url, digest, False
+        await self._plex.upload_poster(item.rating_key, image)
+        return scene.screenshot_url, digest, True
+
+    def _describe(self, path: str) -> str:
+        if self._settings.obfuscate_paths:
+            return basename(path)[:3] + "…"
+        return path

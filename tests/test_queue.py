@@ -1,0 +1,134 @@
+"""The durable queue: coalescing, leases, retries and the DLQ."""
+
+from pathlib import Path
+
+import pytest
+
+from plexsync_actors.persistence.queue import Failure, JobQueue
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    with JobQueue(tmp_path) as q:
+        yield q
+
+
+def failure(at: float, *, charged: bool = True, kind: str = "PlexTemporaryError") -> Failure:
+    return Failure(error_type=kind, message="boom", http_status=503, at=at, charged=charged)
+
+
+def test_newer_change_replaces_pending_job_instead_of_duplicating(queue: JobQueue) -> None:
+    queue.enqueue(7, reason="Scene.Update.Post", now=1.0)
+    queue.enqueue(7, reason="Scene.Update.Post", now=2.0)
+    assert queue.pending_count() == 1
+    job = queue.lease_next(owner="a", now=3.0, lease_seconds=60)
+    assert job is not None and job.version == 2
+
+
+def test_change_arriving_during_sync_is_kept_and_synced_after(queue: JobQueue) -> None:
+    queue.enqueue(7, reason="hook", now=1.0)
+    job = queue.lease_next(owner="a", now=1.0, lease_seconds=60)
+    assert job is not None
+    queue.enqueue(7, reason="hook", now=1.5)  # the user saved again mid-sync
+    assert queue.complete(job, now=2.0) is False
+    again = queue.lease_next(owner="a", now=2.0, lease_seconds=60)
+    assert again is not None and again.version == job.version + 1
+    assert queue.complete(again, now=3.0) is True
+    assert queue.pending_count() == 0
+
+
+def test_leased_job_is_not_leased_twice_until_its_lease_expires(queue: JobQueue) -> None:
+    queue.enqueue(1, reason="hook", now=0.0)
+    assert queue.lease_next(owner="a", now=1.0, lease_seconds=10) is not None
+    assert queue.lease_next(owner="b", now=5.0, lease_seconds=10) is None
+    taken = queue.lease_next(owner="b", now=12.0, lease_seconds=10)
+    assert taken is not None and taken.scene_id == 1
+
+
+def test_two_connections_see_one_queue(tmp_path: Path) -> None:
+    with JobQueue(tmp_path) as first, JobQueue(tmp_path) as second:
+        first.enqueue(3, reason="hook", now=0.0)
+        assert second.lease_next(owner="b", now=0.0, lease_seconds=5) is not None
+        assert first.lease_next(owner="a", now=0.0, lease_seconds=5) is None
+
+
+def test_retry_records_attempt_error_and_next_time(queue: JobQueue) -> None:
+    queue.enqueue(4, reason="hook", now=0.0)
+    job = queue.lease_next(owner="a", now=0.0, lease_seconds=60)
+    assert job is not None
+    queue.retry(job, failure(1.0), retry_at=9.0)
+    assert queue.lease_next(owner="a", now=8.0, lease_seconds=60) is None
+    again = queue.lease_next(owner="a", now=9.0, lease_seconds=60)
+    assert again is not None and again.attempts == 1 and again.first_failure_at == 1.0
+    counts = queue.counts(now=5.0)
+    assert counts.pending == 1
+
+
+def test_uncharged_failure_keeps_attempts(queue: JobQueue) -> None:
+    queue.enqueue(4, reason="hook", now=0.0)
+    job = queue.lease_next(owner="a", now=0.0, lease_seconds=60)
+    assert job is not None
+    queue.retry(job, failure(1.0, charged=False, kind="PlexServerDown"), retry_at=2.0)
+    again = queue.lease_next(owner="a", now=2.0, lease_seconds=60)
+    assert again is not None and again.attempts == 0
+
+
+def test_dead_letter_moves_job_atomically_with_its_details(queue: JobQueue) -> None:
+    queue.enqueue(5, reason="hook", now=0.0)
+    job = queue.lease_next(owner="a", now=0.0, lease_seconds=60)
+    assert job is not None
+    queue.retry(job, failure(1.0), retry_at=2.0)
+    job = queue.lease_next(owner="a", now=2.0, lease_seconds=60)
+    assert job is not None
+    queue.dead_letter(job, failure(3.0))
+    assert queue.pending_count() == 0
+    [entry] = queue.dead_letters()
+    assert (entry.scene_id, entry.error_type, entry.http_status, entry.attempts) == (
+        5,
+        "PlexTemporaryError",
+        503,
+        2,
+    )
+    assert (entry.first_failure_at, entry.last_failure_at) == (1.0, 3.0)
+    counts = queue.counts(now=4.0)
+    assert counts.dlq_total == 1 and counts.dlq_by_error_type == {"PlexTemporaryError": 1}
+
+
+def test_dead_letter_keeps_a_newer_change_queued(queue: JobQueue) -> None:
+    queue.enqueue(5, reason="hook", now=0.0)
+    job = queue.lease_next(owner="a", now=0.0, lease_seconds=60)
+    assert job is not None
+    queue.enqueue(5, reason="hook", now=0.5)
+    queue.dead_letter(job, failure(1.0, kind="PlexPermanentError"))
+    assert queue.pending_count() == 1
+    assert len(queue.dead_letters()) == 1
+
+
+def test_drop_forgets_pending_work(queue: JobQueue) -> None:
+    queue.enqueue(8, reason="hook", now=0.0)
+    assert queue.drop(8) is True
+    assert queue.pending_count() == 0
+    assert queue.drop(8) is False
+
+
+def test_clear_leases_frees_jobs_of_a_dead_worker(queue: JobQueue) -> None:
+    queue.enqueue(1, reason="hook", now=0.0)
+    assert queue.lease_next(owner="dead", now=0.0, lease_seconds=600) is not None
+    assert queue.clear_leases() == 1
+    assert queue.lease_next(owner="new", now=1.0, lease_seconds=600) is not None
+
+
+def test_purge_dlq_removes_only_old_entries(queue: JobQueue) -> None:
+    for scene, at in ((1, 10.0), (2, 100.0)):
+        queue.enqueue(scene, reason="hook", now=0.0)
+        job = queue.lease_next(owner="a", now=at, lease_seconds=5)
+        assert job is not None
+        queue.dead_letter(job, failure(at, kind="PlexPermanentError"))
+    assert queue.purge_dlq(older_than=50.0) == 1
+    assert [e.scene_id for e in queue.dead_letters()] == [2]
+
+
+def test_scene_state_round_trips(queue: JobQueue) -> None:
+    assert queue.scene_state(1, "100") == ({}, None, None)
+    queue.save_scene_state(1, "100", written={"title": "A"}, poster_url="u", poster_sha256="h", now=1)
+    assert queue.scene_state(1, "100") == ({"title": "A"}, "u", "h")

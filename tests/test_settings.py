@@ -1,0 +1,59 @@
+"""Settings validation: defaults, lenient types, and errors that name the setting and the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from plexsync_actors.errors import SettingsError
+from plexsync_actors.settings import PathMapping, parse_settings
+
+BASE = {"plex_url": "http://plex:32400/", "plex_token": "secret-token"}
+
+
+def test_defaults_apply_to_unset_keys() -> None:
+    s = parse_settings(dict(BASE), stash_dir="/stash")
+    assert s.plex_url == "http://plex:32400"
+    assert s.data_dir == Path("/stash/plugin_data/PlexSync")
+    assert (s.max_retries, s.retry_base_seconds, s.max_rate, s.enabled) == (5, 5.0, 20.0, True)
+
+
+def test_numbers_and_booleans_are_parsed_leniently() -> None:
+    s = parse_settings({**BASE, "max_retries": 3.0, "ramp_seconds": "0.5", "sync_tags": "false"}, stash_dir="/s")
+    assert (s.max_retries, s.ramp_seconds, s.sync_tags) == (3, 0.5, False)
+
+
+def test_token_is_masked_in_repr() -> None:
+    s = parse_settings(dict(BASE), stash_dir="/s")
+    assert "secret-token" not in repr(s) and "secret-token" not in str(s.plex_token)
+    assert s.plex_token.reveal() == "secret-token"
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ({"plex_token": "t"}, "plex_url"),
+        ({"plex_url": "http://p"}, "plex_token"),
+        ({**BASE, "max_retries": "lots"}, "max_retries"),
+        ({**BASE, "read_timeout": -1}, "read_timeout"),
+        ({**BASE, "sync_tags": "maybe"}, "sync_tags"),
+        ({**BASE, "path_map": "/a->/b"}, "path_map"),
+        ({**BASE, "plex_url": "plex:32400"}, "plex_url"),
+        ({**BASE, "retry_base_seconds": 100}, "retry_base_seconds"),
+    ],
+)
+def test_errors_name_the_setting(raw: dict[str, object], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        parse_settings(raw, stash_dir="/s")
+
+
+def test_non_numeric_number_error_shows_the_value() -> None:
+    with pytest.raises(SettingsError, match="'lots'.*number"):
+        parse_settings({**BASE, "max_retries": "lots"}, stash_dir="/s")
+
+
+def test_path_map_parses_longest_prefix_first() -> None:
+    s = parse_settings({**BASE, "path_map": "/data=>/media; /data/movies=>/films"}, stash_dir="/s")
+    assert s.path_map == (
+        PathMapping(stash_prefix="/data/movies", plex_prefix="/films"),
+        PathMapping(stash_prefix="/data", plex_prefix="/media"),
+    )

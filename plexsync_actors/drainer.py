@@ -1,37 +1,49 @@
 """The detached background drainer: started by hooks and tasks, one per data dir at a time.
 
-It reads Stash's connection from its stdin pipe, takes the drainer lock (or exits when another
-drainer has it), drains until idle, and logs to a rotating `plexsync.log` in the data dir (it has
-no stderr). Before exiting it releases the lock and looks at the queue once more, so a hook that
-queued a job just as the drainer went idle, and saw the lock still held, is never stranded.
+It reads Stash's connection and the data dir from its stdin pipe and takes the drainer lock
+before importing anything heavy, so when many hooks start drainers at once the extra ones exit
+in milliseconds. It drains until idle and logs to a rotating `plexsync.log` in the data dir (it
+has no stderr). Before exiting it releases the lock and looks at the queue once more, so a hook
+that queued a job just as the drainer went idle, and saw the lock still held, is never stranded.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import logging.handlers
 import sys
 from pathlib import Path
+from typing import Any
 
-import trio
-
-from plexsync_actors import PLUGIN_ID
-from plexsync_actors.actors.supervisor import run_pipeline, stash_http_client
 from plexsync_actors.drainer_control import drainer_lock, write_pid
-from plexsync_actors.errors import PlexSyncError, StashUnavailable
-from plexsync_actors.models import StashConnection
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.settings import parse_settings
-from plexsync_actors.stash_client import StashClient
+from plexsync_actors.lockfile import ProcessLock
 
-log = logging.getLogger(__name__)
 LOG_NAME = "plexsync.log"
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 3
 
 
+def main() -> int:
+    try:
+        payload = json.loads(sys.stdin.read() or "{}")
+    except (json.JSONDecodeError, OSError):
+        return 2
+    finally:
+        sys.stdin.close()
+    data_dir = payload.get("data_dir") if isinstance(payload, dict) else None
+    if not isinstance(data_dir, str) or not data_dir:
+        return 2
+    lock = drainer_lock(Path(data_dir))
+    if not lock.try_acquire():
+        return 0  # another drainer runs for this data dir
+    import trio
+
+    return trio.run(_drain, payload, lock)
+
+
 def setup_file_logging(data_dir: Path, *, debug: bool) -> None:
+    import logging
+    import logging.handlers
+
     data_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         data_dir / LOG_NAME, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
@@ -46,58 +58,46 @@ def setup_file_logging(data_dir: Path, *, debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def main() -> int:
-    try:
-        payload = json.loads(sys.stdin.read() or "{}")
-    except json.JSONDecodeError:
-        return 2
-    finally:
-        sys.stdin.close()
-    if not isinstance(payload, dict):
-        return 2
+async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
+    import logging
+
+    import attrs
+
+    from plexsync_actors import PLUGIN_ID
+    from plexsync_actors.actors.supervisor import run_pipeline, stash_http_client
+    from plexsync_actors.errors import PlexSyncError, StashUnavailable
+    from plexsync_actors.persistence.queue import JobQueue
+    from plexsync_actors.settings import parse_settings
+    from plexsync_actors.stash_client import StashClient
     from plexsync_actors.tasks import connection_from
 
+    log = logging.getLogger("plexsync_actors.drainer")
+    data_dir = Path(payload["data_dir"])
+    setup_file_logging(data_dir, debug=False)
     try:
         conn = connection_from(payload.get("server_connection"))
-    except PlexSyncError:
-        return 2
-    fallback_dir = payload.get("data_dir")
-    return trio.run(_drain, conn, Path(fallback_dir) if isinstance(fallback_dir, str) else None)
-
-
-async def _drain(conn: StashConnection, fallback_dir: Path | None) -> int:
-    try:
         async with stash_http_client() as http:
             stash = StashClient(http, conn)
             raw = await stash.plugin_settings(PLUGIN_ID)
             api_key = await stash.fetch_api_key()
+        conn = attrs.evolve(conn, api_key=api_key)
+        # The hook queued into this data dir: drain exactly that one.
+        settings = attrs.evolve(parse_settings(raw, stash_dir=conn.stash_dir), data_dir=data_dir)
     except StashUnavailable as exc:
-        if fallback_dir is not None:
-            setup_file_logging(fallback_dir, debug=False)
         log.warning("Stash unavailable (%s); the drainer stops, the next save restarts it.", exc)
+        lock.release()
         return 1
-    conn = StashConnection(
-        base_url=conn.base_url,
-        cookie_name=conn.cookie_name,
-        cookie_value=conn.cookie_value,
-        api_key=api_key,
-        stash_dir=conn.stash_dir,
-    )
-    try:
-        settings = parse_settings(raw, stash_dir=conn.stash_dir)
     except PlexSyncError as exc:
-        if fallback_dir is not None:
-            setup_file_logging(fallback_dir, debug=False)
-        log.error("Queued scenes wait: %s", exc)
+        log.error("Queued scenes wait until this is fixed: %s", exc)
+        lock.release()
         return 1
-    setup_file_logging(settings.data_dir, debug=settings.debug_logging)
-    lock = drainer_lock(settings.data_dir)
-    while lock.try_acquire():
+    setup_file_logging(data_dir, debug=settings.debug_logging)
+    while True:
         try:
-            write_pid(settings.data_dir)
-            with JobQueue(settings.data_dir) as queue:
+            write_pid(data_dir)
+            with JobQueue(data_dir) as queue:
                 queue.clear_leases()
-            log.info("Drainer started (pid file written); draining the queue.")
+            log.info("Drainer started; draining the queue.")
             tally = await run_pipeline(settings, conn, mode="drainer")
             log.info(
                 "Drainer stopping: %s (%d synced, %d failed).",
@@ -105,13 +105,10 @@ async def _drain(conn: StashConnection, fallback_dir: Path | None) -> int:
                 tally.synced,
                 tally.failed,
             )
-            if tally.held_back:
-                return 1
         finally:
             lock.release()
-        with JobQueue(settings.data_dir) as queue:
-            if queue.pending_count() == 0:
+        if tally.held_back or tally.stop_reason.startswith("reached"):
+            return 1 if tally.held_back else 0
+        with JobQueue(data_dir) as queue:
+            if queue.pending_count() == 0 or not lock.try_acquire():
                 return 0
-        if tally.stop_reason.startswith("reached"):
-            return 0
-    return 0

@@ -6,22 +6,11 @@ code path can break Stash's parsing. Heavy imports (trio, httpx) happen only on 
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import IO, Any
 
 from plexsync_actors.errors import PlexSyncError
-from plexsync_actors.protocol import StashLogHandler, parse_input, write_result
-
-
-def configure_logging(stream: IO[str], *, debug: bool = False) -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(StashLogHandler(stream))
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+from plexsync_actors.protocol import ERROR, log_line, parse_input, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,20 +28,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_from_stash(stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     """One Stash invocation (hook or task)."""
-    configure_logging(stderr)
     saved_stdout = sys.stdout
     sys.stdout = stderr  # nothing but the result may reach the real stdout
     try:
-        output = _dispatch(stdin.read())
+        output = _dispatch(stdin.read(), stderr)
     except PlexSyncError as exc:
-        logging.getLogger("plexsync_actors").error("%s", exc)
+        log_line(stderr, ERROR, str(exc))
         write_result(stdout, error=str(exc))
         return 1
     except KeyboardInterrupt:
         write_result(stdout, error="PlexSync was interrupted; nothing stored was lost.")
         return 130
     except Exception as exc:  # a bug: still answer Stash with one JSON object
-        logging.getLogger("plexsync_actors").exception("PlexSync failed unexpectedly")
+        import traceback
+
+        for line in traceback.format_exc().splitlines():
+            log_line(stderr, ERROR, line)
         write_result(stdout, error=f"PlexSync failed unexpectedly ({type(exc).__name__}: {exc}).")
         return 2
     finally:
@@ -61,14 +52,17 @@ def run_from_stash(stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     return 0
 
 
-def _dispatch(raw: str) -> Any:
+def _dispatch(raw: str, stderr: IO[str]) -> Any:
     data = parse_input(raw)
     args = data["args"]
     if "hookContext" in args:
         from plexsync_actors.clock import wall_now
         from plexsync_actors.hook import run_hook
 
-        return run_hook(data, now=wall_now())
+        return run_hook(data, now=wall_now(), stderr=stderr)
+    from plexsync_actors.logsetup import configure_logging
     from plexsync_actors.tasks import run_task
+
+    configure_logging(stderr)
 
     return run_task(data)

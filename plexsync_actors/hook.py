@@ -7,18 +7,15 @@ the data dir is usable, even if Plex settings are wrong (they are checked at dra
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from plexsync_actors import PLUGIN_ID, stashconn
 from plexsync_actors.drainer_control import ensure_drainer
 from plexsync_actors.errors import InputError, StashUnavailable
 from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.protocol import lenient_bool
+from plexsync_actors.protocol import WARNING, lenient_bool, log_line
 from plexsync_actors.stash_sync import fetch_plugin_settings_sync
-
-log = logging.getLogger(__name__)
 
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
 DROP_HOOKS = {"Scene.Destroy.Post"}
@@ -57,7 +54,7 @@ def data_dir_from(raw: dict[str, Any], server_connection: dict[str, Any]) -> Pat
     return Path(base) / "plugin_data" / "PlexSync"
 
 
-def run_hook(data: dict[str, Any], *, now: float) -> Any:
+def run_hook(data: dict[str, Any], *, now: float, stderr: IO[str]) -> Any:
     """Handle one hook invocation; returns the `output` value."""
     scene_id, hook_type = scene_id_of(data["args"].get("hookContext"))
     conn = data.get("server_connection")
@@ -66,7 +63,9 @@ def run_hook(data: dict[str, Any], *, now: float) -> Any:
     try:
         raw = fetch_plugin_settings_sync(url, stashconn.auth_headers(conn), PLUGIN_ID)
     except StashUnavailable as exc:
-        log.warning("Could not read PlexSync settings from Stash (%s); using defaults.", exc)
+        log_line(
+            stderr, WARNING, f"Could not read PlexSync settings ({exc}); queued with defaults."
+        )
         raw = {}
     try:
         enabled = lenient_bool(raw.get("enabled"), default=True)

@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m plexsync_actors run")
     parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
     options = parser.parse_args(argv)
-    from plexsync_actors.entry import configure_logging
+    from plexsync_actors.logsetup import configure_logging
     from plexsync_actors.tasks import load_settings
 
     configure_logging(sys.stderr)

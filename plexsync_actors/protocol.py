@@ -6,7 +6,6 @@ Standard library only: the hook path imports this and must start fast.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import IO, Any
 
@@ -14,13 +13,9 @@ from plexsync_actors.errors import InputError
 
 # Stash reads stderr line by line with a 64 KiB limit; stay far below it.
 MAX_LOG_LINE = 8000
-_LEVEL_CHARS = {
-    logging.DEBUG: "d",
-    logging.INFO: "i",
-    logging.WARNING: "w",
-    logging.ERROR: "e",
-    logging.CRITICAL: "e",
-}
+# logging's numeric levels (not imported here: the hook path skips `logging` to start fast).
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+_LEVEL_CHARS = {DEBUG: "d", INFO: "i", WARNING: "w", ERROR: "e", 50: "e"}
 
 
 def encode_log_line(level: int, message: str) -> str:
@@ -32,25 +27,18 @@ def encode_log_line(level: int, message: str) -> str:
     return f"\x01{char}\x02{flat}\n"
 
 
+def log_line(stream: IO[str], level: int, message: str) -> None:
+    """Write one Stash log line directly (for code paths that do not set up `logging`)."""
+    try:
+        stream.write(encode_log_line(level, message))
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # Stash closed the pipe; the log is best effort
+
+
 def encode_progress(fraction: float) -> str:
     clamped = min(1.0, max(0.0, fraction))
     return f"\x01p\x02{clamped:.3f}\n"
-
-
-class StashLogHandler(logging.Handler):
-    """Writes log records to a stream (stderr) in Stash's encoding, one line per record."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        super().__init__()
-        self._stream = stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._stream.write(encode_log_line(record.levelno, record.getMessage()))
-            self._stream.flush()
-        except (OSError, ValueError):
-            # Stash closed the pipe (or the line was refused); the log is best effort.
-            pass
 
 
 class Progress:

@@ -19,8 +19,8 @@ from plexsync_actors.drainer_control import (
     ensure_drainer,
     write_pid,
 )
-from plexsync_actors.entry import configure_logging
 from plexsync_actors.errors import InputError, SettingsError
+from plexsync_actors.logsetup import configure_logging
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
 from plexsync_actors.models import StashConnection
 from plexsync_actors.persistence.queue import JobQueue
@@ -187,7 +187,8 @@ async def _follow_drainer(ctx: TaskContext) -> dict[str, Any]:
             done = max(0, total - counts.pending)
             ctx.progress.report(done / total if total else 1.0)
             running, _ = drainer_running(data_dir)
-            if counts.pending == 0 or not running:
+            # Stop like the foreground drain does: when nothing left is ready to send.
+            if counts.pending == counts.waiting_retry or not running:
                 break
             await trio.sleep(FOLLOW_POLL_SECONDS)
     failed = max(0, counts.dlq_total - start.dlq_total)

@@ -112,5 +112,7 @@ def test_preserve_plex_edits_leaves_fields_edited_in_plex() -> None:
     item = synced_item(title="Edited in Plex")
     plan = plan_edit(scene(title="Stash title"), item, settings, {"title": "Old"})
     assert "title.value" not in params(plan)
-    plan = plan_edit(scene(title="Stash title"), synced_item(title="Old"), settings, {"title": "Old"})
+    plan = plan_edit(
+        scene(title="Stash title"), synced_item(title="Old"), settings, {"title": "Old"}
+    )
     assert params(plan)["title.value"] == "Stash title"

@@ -16,7 +16,9 @@ def test_longest_prefix_wins_at_folder_boundary() -> None:
 
 
 def test_mapping_to_windows_prefix_switches_separators() -> None:
-    mapped = apply_path_map("/data/x/a.mp4", (PathMapping(stash_prefix="/data", plex_prefix="D:\\Media"),))
+    mapped = apply_path_map(
+        "/data/x/a.mp4", (PathMapping(stash_prefix="/data", plex_prefix="D:\\Media"),)
+    )
     assert mapped == "D:\\Media\\x\\a.mp4"
 
 

@@ -130,5 +130,7 @@ def test_purge_dlq_removes_only_old_entries(queue: JobQueue) -> None:
 
 def test_scene_state_round_trips(queue: JobQueue) -> None:
     assert queue.scene_state(1, "100") == ({}, None, None)
-    queue.save_scene_state(1, "100", written={"title": "A"}, poster_url="u", poster_sha256="h", now=1)
+    queue.save_scene_state(
+        1, "100", written={"title": "A"}, poster_url="u", poster_sha256="h", now=1
+    )
     assert queue.scene_state(1, "100") == ({"title": "A"}, "u", "h")

@@ -18,7 +18,9 @@ def test_defaults_apply_to_unset_keys() -> None:
 
 
 def test_numbers_and_booleans_are_parsed_leniently() -> None:
-    s = parse_settings({**BASE, "max_retries": 3.0, "ramp_seconds": "0.5", "sync_tags": "false"}, stash_dir="/s")
+    s = parse_settings(
+        {**BASE, "max_retries": 3.0, "ramp_seconds": "0.5", "sync_tags": "false"}, stash_dir="/s"
+    )
     assert (s.max_retries, s.ramp_seconds, s.sync_tags) == (3, 0.5, False)
 
 
@@ -47,7 +49,7 @@ def test_errors_name_the_setting(raw: dict[str, object], names: str) -> None:
 
 
 def test_non_numeric_number_error_shows_the_value() -> None:
-    with pytest.raises(SettingsError, match="'lots'.*number"):
+    with pytest.raises(SettingsError, match=r"'lots'.*number"):
         parse_settings({**BASE, "max_retries": "lots"}, stash_dir="/s")
 
 

@@ -12,9 +12,8 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 DB_NAME = "queue.sqlite3"
 SCHEMA_VERSION = 1
@@ -75,8 +74,7 @@ _UPSERT_JOB = """
         version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at"""
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """A leased job: the scene to sync and the version of its latest change when leased."""
 
     scene_id: int
@@ -87,8 +85,7 @@ class Job:
     reason: str
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """One failed attempt, as stored in a job's history and in the DLQ."""
 
     error_type: str
@@ -98,8 +95,7 @@ class Failure:
     charged: bool
 
 
-@dataclass(frozen=True)
-class QueueCounts:
+class QueueCounts(NamedTuple):
     pending: int
     in_flight: int
     waiting_retry: int
@@ -107,8 +103,7 @@ class QueueCounts:
     dlq_by_error_type: dict[str, int]
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     id: int
     scene_id: int
     error_type: str

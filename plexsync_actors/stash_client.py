@@ -1,0 +1,341 @@
+"""Async client for Stash's GraphQL API, wrapping one injected `httpx.AsyncClient`.
+
+Every failure leaves this module as `StashUnavailable` (one sentence, never a credential), so
+callers never see httpx types. Every query is a module constant listed in `ALL_QUERIES`, and a
+test validates each against Stash's real schema.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import attrs
+import httpx
+
+from plexsync_actors.errors import StashUnavailable
+from plexsync_actors.models import Scene, StashConnection
+from plexsync_actors.stash_sync import (
+    PLUGIN_SETTINGS_QUERY,
+    auth_refused_message,
+    graphql_failure_message,
+    plugin_settings_from_answer,
+    safe_origin,
+)
+
+logger = logging.getLogger(__name__)
+
+_SCENE_FRAGMENT = """
+fragment PlexSyncScene on Scene {
+  id
+  title
+  details
+  date
+  updated_at
+  studio { name }
+  performers { name }
+  tags { name }
+  files { path }
+  paths { screenshot }
+}
+"""
+
+FIND_SCENE_QUERY = (
+    """\
+query PlexSyncFindScene($id: ID!) {
+  findScene(id: $id) {
+    ...PlexSyncScene
+  }
+}
+"""
+    + _SCENE_FRAGMENT
+)
+
+FIND_SCENES_QUERY = (
+    """\
+query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {
+  findScenes(filter: $filter, scene_filter: $scene_filter) {
+    count
+    scenes {
+      ...PlexSyncScene
+    }
+  }
+}
+"""
+    + _SCENE_FRAGMENT
+)
+
+# per_page 1, not 0: some Stash releases read per_page 0 as "all scenes".
+COUNT_SCENES_QUERY = """\
+query PlexSyncCountScenes($scene_filter: SceneFilterType) {
+  findScenes(scene_filter: $scene_filter, filter: {per_page: 1}) {
+    count
+  }
+}
+"""
+
+API_KEY_QUERY = """\
+query PlexSyncApiKey {
+  configuration {
+    general {
+      apiKey
+    }
+  }
+}
+"""
+
+ALL_QUERIES: tuple[str, ...] = (
+    FIND_SCENE_QUERY,
+    FIND_SCENES_QUERY,
+    COUNT_SCENES_QUERY,
+    PLUGIN_SETTINGS_QUERY,
+    API_KEY_QUERY,
+)
+
+# Some Stash releases silently cap per_page at 1000.
+MAX_PAGE_SIZE = 1000
+
+
+class StashClient:
+    """Reads scenes and settings from Stash.
+
+    Authenticates with the session cookie when there is one; when Stash refuses it with 401 and
+    `conn.api_key` is set, switches to the `ApiKey` header for the rest of its life (the cookie of
+    a password-protected Stash expires after about an hour).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, conn: StashConnection) -> None:
+        self._http = http
+        self._conn = conn
+        self._origin = safe_origin(conn.base_url)
+        self._cookie_headers = attrs.evolve(conn, api_key=None).auth_headers()
+        self._use_api_key = bool(conn.api_key) and not self._cookie_headers
+
+    @property
+    def using_api_key(self) -> bool:
+        """True once requests carry the API key instead of the session cookie."""
+        return self._use_api_key
+
+    async def find_scene(self, scene_id: int) -> Scene | None:
+        """The scene with `scene_id`, or None when Stash has no such scene."""
+        data = await self._query(FIND_SCENE_QUERY, {"id": str(scene_id)})
+        raw = data.get("findScene")
+        return None if raw is None else _scene_from_json(raw)
+
+    async def find_scenes(
+        self, *, updated_since: datetime.datetime | None = None, page_size: int = 100
+    ) -> AsyncGenerator[Scene, None]:
+        """Every scene (or those updated after `updated_since`), oldest update first, page by page.
+
+        `updated_since` must be timezone-aware. Stash compares `updated_at` as *strings in the
+        Stash server's local time*, so it is sent as "YYYY-MM-DD HH:MM:SS" in this machine's
+        local time: right when PlexSync runs on the Stash machine (as a plugin it always does),
+        off by the zone difference otherwise, and around a DST change. The bound is inclusive of
+        its whole second. Some changes (play count, renaming a tag or performer) do not touch
+        `updated_at` and are not found this way.
+
+        Pages are sorted by `updated_at`, so a scene saved during the walk moves to the end: it
+        may be yielded twice, and the scene that slides into its page slot can be missed.
+        `page_size` is capped at `MAX_PAGE_SIZE`. Close the generator when stopping early
+        (`async with contextlib.aclosing(client.find_scenes()) as scenes:`).
+        """
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        per_page = min(page_size, MAX_PAGE_SIZE)
+        scene_filter = _updated_since_filter(updated_since)
+        page = 1
+        while True:
+            page_filter = {
+                "page": page,
+                "per_page": per_page,
+                "sort": "updated_at",
+                "direction": "ASC",
+            }
+            data = await self._query(
+                FIND_SCENES_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
+            )
+            count, scenes = _scenes_page(data)
+            for raw in scenes:
+                yield _scene_from_json(raw)
+            if len(scenes) < per_page or page * per_page >= count:
+                return
+            page += 1
+
+    async def count_scenes(self, *, updated_since: datetime.datetime | None = None) -> int:
+        """How many scenes `find_scenes` would yield now (same `updated_since` caveats)."""
+        data = await self._query(
+            COUNT_SCENES_QUERY, {"scene_filter": _updated_since_filter(updated_since)}
+        )
+        count, _ = _scenes_page(data, with_scenes=False)
+        return count
+
+    async def plugin_settings(self, plugin_id: str = "PlexSync") -> dict[str, object]:
+        """The settings the user saved for `plugin_id` (Stash omits unset keys; `{}` if none)."""
+        answer = await self._post_graphql(PLUGIN_SETTINGS_QUERY, {"include": [plugin_id]})
+        return plugin_settings_from_answer(answer, plugin_id)
+
+    async def fetch_api_key(self) -> str | None:
+        """Stash's API key, or None when the user has not generated one."""
+        data = await self._query(API_KEY_QUERY, {})
+        try:
+            api_key = data["configuration"]["general"]["apiKey"]
+        except (KeyError, TypeError) as exc:
+            raise StashUnavailable("Stash answered the API key query without a key.") from exc
+        return api_key if isinstance(api_key, str) and api_key else None
+
+    async def fetch_screenshot(self, url: str) -> bytes | None:
+        """The screenshot at `url` (a scene's `screenshot_url`), or None when Stash has none.
+
+        Credentials go only to Stash's own origin: a URL elsewhere is fetched without them.
+        """
+        target = f"{self._conn.base_url}{url}" if url.startswith("/") else url
+        try:
+            same_origin = _origin_of(httpx.URL(target)) == _origin_of(
+                httpx.URL(self._conn.base_url)
+            )
+        except httpx.InvalidURL as exc:
+            raise StashUnavailable("Stash gave a screenshot URL that is not valid.") from exc
+        response = await self._send("GET", target, authenticate=same_origin)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise StashUnavailable(
+                f"Stash answered HTTP {response.status_code} for a scene screenshot."
+            )
+        return response.content
+
+    async def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        answer = await self._post_graphql(query, variables)
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise StashUnavailable("Stash answered a query without data.")
+        return data
+
+    async def _post_graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one query; the decoded answer, which is 200, a JSON object and has no errors."""
+        response = await self._send(
+            "POST", self._conn.graphql_url, json={"query": query, "variables": variables}
+        )
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise StashUnavailable(
+                f"Stash answered HTTP {response.status_code} with a body that is not JSON."
+            ) from exc
+        if response.status_code != 200 or not isinstance(answer, dict) or answer.get("errors"):
+            raise StashUnavailable(graphql_failure_message(response.status_code, answer))
+        return answer
+
+    async def _send(
+        self, method: str, url: str, *, json: object = None, authenticate: bool = True
+    ) -> httpx.Response:
+        """One request, retried once with the API key when Stash refuses the cookie."""
+        while True:
+            api_key_used = self._use_api_key
+            headers = {"Accept": "application/json"} if json is not None else {}
+            if authenticate:
+                headers.update(self._conn.auth_headers() if api_key_used else self._cookie_headers)
+            response = await self._request(method, url, json=json, headers=headers)
+            status = _refusal_status(response) if authenticate else None
+            if status is None:
+                break
+            if status != 401 or api_key_used or not self._conn.api_key:
+                raise StashUnavailable(auth_refused_message(status, api_key_used=api_key_used))
+            self._use_api_key = True
+            logger.info("Stash refused the session cookie, so PlexSync now uses the API key.")
+        if response.status_code >= 500:
+            raise StashUnavailable(
+                f"Stash answered HTTP {response.status_code} (a server error); "
+                "check Stash's log and try again."
+            )
+        return response
+
+    async def _request(
+        self, method: str, url: str, *, json: object, headers: dict[str, str]
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(
+                method, url, json=json, headers=headers, follow_redirects=False
+            )
+        except httpx.TimeoutException as exc:
+            raise StashUnavailable(
+                f"Stash at {self._origin} did not answer in time ({type(exc).__name__}); "
+                "check that Stash is running and not overloaded."
+            ) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise StashUnavailable(
+                f"Could not reach Stash at {self._origin} ({type(exc).__name__}); "
+                "check that Stash is running."
+            ) from exc
+
+
+def _refusal_status(response: httpx.Response) -> int | None:
+    """401/403 when Stash refused the credentials, else None.
+
+    Stash answers an unauthenticated request for a page without a file extension (such as
+    `/scene/1/screenshot`) with a redirect to its login page rather than 401.
+    """
+    if response.status_code in (401, 403):
+        return response.status_code
+    if response.is_redirect and "/login" in response.headers.get("Location", ""):
+        return 401
+    return None
+
+
+def _origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
+    default_port = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, url.port or default_port)
+
+
+def _updated_since_filter(since: datetime.datetime | None) -> dict[str, object] | None:
+    if since is None:
+        return None
+    return {"updated_at": {"value": stash_local_time(since), "modifier": "GREATER_THAN"}}
+
+
+def stash_local_time(moment: datetime.datetime) -> str:
+    """`moment` as Stash compares timestamps in filters: "YYYY-MM-DD HH:MM:SS", local time."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("updated_since must be a timezone-aware datetime")
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _scenes_page(data: dict[str, Any], *, with_scenes: bool = True) -> tuple[int, list[Any]]:
+    try:
+        result = data["findScenes"]
+        count = int(result["count"])
+        scenes = result["scenes"] if with_scenes else []
+        if not isinstance(scenes, list):
+            raise TypeError("scenes is not a list")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StashUnavailable(
+            "Stash answered findScenes in a shape PlexSync cannot read."
+        ) from exc
+    return count, scenes
+
+
+def _scene_from_json(raw: Any) -> Scene:
+    """Map a GraphQL Scene (as selected by `_SCENE_FRAGMENT`) onto `models.Scene`."""
+    try:
+        studio = raw.get("studio")
+        paths = raw.get("paths") or {}
+        return Scene(
+            id=int(raw["id"]),
+            title=_optional_str(raw.get("title")),
+            details=_optional_str(raw.get("details")),
+            date=_optional_str(raw.get("date")),
+            studio=_optional_str(studio["name"]) if studio else None,
+            performers=tuple(str(p["name"]) for p in raw.get("performers") or ()),
+            tags=tuple(str(t["name"]) for t in raw.get("tags") or ()),
+            files=tuple(str(f["path"]) for f in raw.get("files") or ()),
+            screenshot_url=_optional_str(paths.get("screenshot")),
+            updated_at=_optional_str(raw.get("updated_at")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StashUnavailable("Stash answered with a scene PlexSync cannot read.") from exc
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

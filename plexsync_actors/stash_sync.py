@@ -1,0 +1,178 @@
+"""Read PlexSync's settings from Stash with the standard library only.
+
+The hook path must exit fast, so this module imports neither httpx, trio nor attrs: only
+`plexsync_actors.errors` at import time and `socket`/`json`/`urllib.parse` when called.
+`stash_client` reuses the query and the answer parsing below, so both paths read settings alike.
+"""
+
+from __future__ import annotations
+
+from plexsync_actors.errors import StashUnavailable
+
+PLUGIN_SETTINGS_QUERY = """\
+query PlexSyncPluginSettings($include: [ID!]) {
+  configuration {
+    plugins(include: $include)
+  }
+}
+"""
+
+_MAX_ERROR_CHARS = 200
+
+
+def fetch_plugin_settings_sync(
+    base_url: str,
+    headers: dict[str, str],
+    plugin_id: str = "PlexSync",
+    timeout: float = 5.0,
+) -> dict[str, object]:
+    """Return the settings the user saved for `plugin_id` in Stash (`{}` when none are set).
+
+    `headers` authenticate the request (the cookie or `ApiKey` header); `timeout` bounds the
+    connect and each read. Any failure raises `StashUnavailable` with one sentence that names no
+    credential.
+    """
+    import json
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StashUnavailable(f"The Stash address {base_url!r} is not an http(s) URL.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise StashUnavailable(f"The Stash address {base_url!r} has an invalid port.") from exc
+    payload = {"query": PLUGIN_SETTINGS_QUERY, "variables": {"include": [plugin_id]}}
+    body = json.dumps(payload).encode("utf-8")
+    request_headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        **headers,
+    }
+    path = f"{parts.path.rstrip('/')}/graphql"
+    try:
+        if parts.scheme == "http":
+            status, raw = _post_plain_http(
+                parts.hostname, port or 80, path, body, request_headers, timeout
+            )
+        else:
+            status, raw = _post_https(parts.hostname, port, path, body, request_headers, timeout)
+    except (OSError, ValueError) as exc:
+        raise StashUnavailable(
+            f"Could not reach Stash at {safe_origin(base_url)} ({type(exc).__name__}); "
+            "check that Stash is running."
+        ) from exc
+    if status in (401, 403):
+        raise StashUnavailable(auth_refused_message(status, api_key_used="ApiKey" in headers))
+    try:
+        answer = json.loads(raw)
+    except ValueError as exc:
+        raise StashUnavailable(
+            f"Stash answered HTTP {status} with a body that is not JSON."
+        ) from exc
+    if status != 200 or not isinstance(answer, dict):
+        raise StashUnavailable(graphql_failure_message(status, answer))
+    return plugin_settings_from_answer(answer, plugin_id)
+
+
+def _post_plain_http(
+    host: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, bytes]:
+    """One HTTP/1.0 POST over a plain socket: `http.client` costs the hook ~40 ms of imports
+    (ssl, email), and on loopback to Stash this is all we need. HTTP/1.0 makes the server close
+    the connection after a plain (never chunked) body, so the body is everything until EOF."""
+    import socket
+
+    lines = [f"POST {path} HTTP/1.0", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    chunks = []
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    head, sep, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if not sep or len(status_line) < 2 or not status_line[1].isdigit():
+        raise ValueError("malformed HTTP answer")
+    return int(status_line[1]), payload
+
+
+def _post_https(
+    host: str, port: int | None, path: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, bytes]:
+    import http.client
+
+    connection = http.client.HTTPSConnection(host, port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except http.client.HTTPException as exc:
+        raise ValueError(str(exc)) from exc
+    finally:
+        connection.close()
+
+
+def plugin_settings_from_answer(answer: dict[str, object], plugin_id: str) -> dict[str, object]:
+    """Pick `configuration.plugins[plugin_id]` out of a GraphQL answer; `{}` when it is unset."""
+    if answer.get("errors"):
+        raise StashUnavailable(graphql_failure_message(200, answer))
+    data = answer.get("data")
+    configuration = data.get("configuration") if isinstance(data, dict) else None
+    plugins = configuration.get("plugins") if isinstance(configuration, dict) else None
+    if not isinstance(plugins, dict):
+        raise StashUnavailable("Stash answered the settings query without a plugins map.")
+    settings = plugins.get(plugin_id)
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise StashUnavailable(f"Stash holds settings for {plugin_id} that are not a JSON object.")
+    return {str(key): value for key, value in settings.items()}
+
+
+def graphql_failure_message(status: int, answer: object) -> str:
+    """One sentence for an answer that carries GraphQL `errors` or an unexpected status."""
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        message = first.get("message") if isinstance(first, dict) else first
+        text = str(message)[:_MAX_ERROR_CHARS].rstrip(".")
+        return f"Stash rejected PlexSync's query (HTTP {status}): {text}."
+    return f"Stash answered HTTP {status} instead of a GraphQL result."
+
+
+def auth_refused_message(status: int, *, api_key_used: bool) -> str:
+    """One sentence for a 401/403, saying which credential failed and what to do."""
+    if status == 403:
+        return (
+            "Stash denied PlexSync access (HTTP 403); check Stash's Security settings "
+            "(without a password Stash refuses requests from public addresses)."
+        )
+    if api_key_used:
+        return (
+            "Stash refused PlexSync's API key (HTTP 401); "
+            "check the API key in Stash's Security settings."
+        )
+    return (
+        "Stash refused PlexSync's session (HTTP 401): the session cookie is missing or expired "
+        "and no API key is known, so generate one in Stash's Security settings."
+    )
+
+
+def safe_origin(url: str) -> str:
+    """`scheme://host:port` of `url`: safe to log (drops any userinfo, path and query)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")

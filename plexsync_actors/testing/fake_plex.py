@@ -1,0 +1,409 @@
+"""A fake Plex Media Server that answers the HTTP API the way a real PMS does.
+
+Unit tests put it behind `httpx.MockTransport(fake.handle)`; end-to-end tests and the demo run it
+as a real loopback server with `FakePlexServer(fake)`. Faithful points (see
+`shared/spec/plex-api-notes.md`): token header (or query parameter, which is recorded as a leak),
+XML unless `Accept: application/json`, truncated tag lists in listings, the loose `file=` filter,
+python-plexapi style edit query strings, and the faults seen in the field (down, 503, start-up
+400, latency, hang). Every piece of state is guarded by one lock, so tests may flip faults while
+the loopback server's threads are answering.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from plexsync_actors.testing import fake_plex_library as library
+from plexsync_actors.testing import fake_plex_wire as wire
+from plexsync_actors.testing.fake_plex_library import FakeItem, RecordedRequest, Section
+from plexsync_actors.testing.fake_plex_server import FakePlexServer
+from plexsync_actors.testing.fake_plex_wire import Answer
+
+__all__ = ["FakeItem", "FakePlex", "FakePlexServer", "RecordedRequest"]
+
+FIRST_RATING_KEY = 1000
+_AGENTS = {"movie": "tv.plex.agents.movie", "show": "tv.plex.agents.series"}
+
+
+@dataclass(frozen=True)
+class _Call:
+    ids: tuple[int, ...]
+    params: list[tuple[str, str]]
+    as_json: bool
+    body: bytes
+
+
+_Route = dict[str, Callable[["FakePlex", _Call], Answer]]
+_Outcome = Literal["answer", "timeout", "dropped"]
+
+
+class FakePlex:
+    """The library, the faults and the request log of one fake server."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "plex-token",  # noqa: S107 - a fake server's well-known test token
+        machine_id: str = "fake-plex",
+        version: str = "1.40.0.0",
+    ) -> None:
+        self.token = token
+        self.machine_id = machine_id
+        self.version = version
+        self.requests: list[RecordedRequest] = []
+        self.lock = threading.Lock()
+        self._changed = threading.Condition(self.lock)
+        self._sections: dict[int, Section] = {}
+        self._items: dict[int, FakeItem] = {}
+        self._next_location_id = 1
+        self._down = False
+        self._status_fault: int | None = None
+        self._starting_up = False
+        self._latency = 0.0
+        self._hang = False
+        self._down_listeners: list[Callable[[bool], None]] = []
+
+    # -- the library -----------------------------------------------------------------------
+
+    def add_section(self, title: str, locations: list[str], *, kind: str = "movie") -> int:
+        """Add a library section ("movie" or "show") with its folders; returns its id (1, 2, …)."""
+        with self.lock:
+            section_id = len(self._sections) + 1
+            paths = []
+            for path in locations:
+                paths.append((self._next_location_id, path))
+                self._next_location_id += 1
+            self._sections[section_id] = Section(section_id, title, kind, paths)
+            return section_id
+
+    def add_movie(
+        self,
+        section_id: int,
+        files: list[str] | str,
+        *,
+        title: str = "",
+        summary: str = "",
+        studio: str = "",
+        genres: Sequence[str] = (),
+        actors: Sequence[str] = (),
+        collections: Sequence[str] = (),
+        year: int | None = None,
+        originally_available_at: str | None = None,
+    ) -> int:
+        """Add a movie (one Media per file); returns its ratingKey (1000, 1001, …).
+
+        Without a title, Plex's scanner would name it after the first file, and so does this."""
+        paths = [files] if isinstance(files, str) else list(files)
+        if not paths:
+            raise ValueError("a movie needs at least one file")
+        with self.lock:
+            if section_id not in self._sections:
+                raise KeyError(f"no section {section_id}")
+            rating_key = FIRST_RATING_KEY + len(self._items)
+            self._items[rating_key] = FakeItem(
+                rating_key=rating_key,
+                section_id=section_id,
+                title=title or library.stem(paths[0]),
+                files=paths,
+                summary=summary,
+                studio=studio,
+                originally_available_at=originally_available_at,
+                year=year,
+                genres=list(genres),
+                actors=list(actors),
+                collections=list(collections),
+            )
+            return rating_key
+
+    def item(self, rating_key: int) -> FakeItem:
+        """The live item (KeyError if there is none)."""
+        with self.lock:
+            return self._items[rating_key]
+
+    # -- faults ----------------------------------------------------------------------------
+
+    @property
+    def down(self) -> bool:
+        with self.lock:
+            return self._down
+
+    def set_down(self, down: bool) -> None:
+        """Down: MockTransport raises `httpx.ConnectError`; a loopback server closes its socket
+        and its connections (connection refused) and listens on the same port once back up."""
+        with self._changed:
+            self._down = down
+            listeners = list(self._down_listeners)
+            self._changed.notify_all()
+        for listener in listeners:  # outside the lock: they wait for handler threads
+            listener(down)
+
+    def set_status_fault(self, status: int | None) -> None:
+        """Answer every request, `/identity` included, with this status until None."""
+        with self._changed:
+            self._status_fault = status
+
+    def set_starting_up(self, on: bool) -> None:
+        """`/identity` answers 200; everything else 400 with PMS's start-up message."""
+        with self._changed:
+            self._starting_up = on
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every answer by `seconds`."""
+        with self._changed:
+            self._latency = seconds
+            self._changed.notify_all()
+
+    def set_hang(self, on: bool) -> None:
+        """Hold every request unanswered until turned off (then the answers go out late).
+
+        Loopback: the connection stays open; `stop()` or going down drops it. MockTransport:
+        the handler blocks, for at most the request's read timeout, then raises
+        `httpx.ReadTimeout`; without a read timeout it blocks until another thread turns the hang
+        off, so use a client with a timeout (httpx's default is 5 s)."""
+        with self._changed:
+            self._hang = on
+            self._changed.notify_all()
+
+    def token_seen_in_urls(self) -> bool:
+        """Whether the token appeared in any request's path or query (PlexSync must never)."""
+        with self.lock:
+            urls = [f"{r.path}?{r.query}" for r in self.requests]
+        return any(self.token in url or self.token in urllib.parse.unquote(url) for url in urls)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The `httpx.MockTransport` handler."""
+        if self.down:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        timeout = request.extensions.get("timeout", {}).get("read")
+        target = request.url.raw_path.decode("ascii")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        body = request.read()
+        outcome, answer = self.serve(request.method, target, headers, body, timeout=timeout)
+        if outcome == "timeout":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if answer is None:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        response_headers = dict(answer.headers)
+        if answer.content_type:
+            response_headers["Content-Type"] = answer.content_type
+        return httpx.Response(answer.status, headers=response_headers, content=answer.body)
+
+    def serve(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        timeout: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[_Outcome, Answer | None]:
+        """Record a request, wait out latency and hang, then answer it (used by both transports).
+
+        The answer is None when the server went down (or `cancelled` was set) meanwhile, or
+        when `timeout` ran out first ("timeout")."""
+        path, _, query = target.partition("?")
+        with self.lock:
+            self.requests.append(
+                RecordedRequest(method, path, query, headers, body, time.monotonic())
+            )
+        outcome = self._wait_out(timeout, cancelled)
+        if outcome != "answer":
+            return outcome, None
+        with self.lock:
+            return outcome, self._respond(method, urllib.parse.unquote(path), query, headers, body)
+
+    def add_down_listener(self, listener: Callable[[bool], None]) -> None:
+        """Call `listener(down)` on every `set_down` (how a loopback server learns of it)."""
+        with self.lock:
+            self._down_listeners.append(listener)
+
+    def remove_down_listener(self, listener: Callable[[bool], None]) -> None:
+        with self.lock:
+            self._down_listeners.remove(listener)
+
+    def wake(self) -> None:
+        """Make waiting requests look at their `cancelled` event again."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def _wait_out(self, timeout: float | None, cancelled: threading.Event | None) -> _Outcome:
+        start = time.monotonic()
+        deadline = float("inf") if timeout is None else start + timeout
+
+        def gone() -> bool:
+            return self._down or (cancelled is not None and cancelled.is_set())
+
+        def left(until: float) -> float | None:
+            return None if until == float("inf") else max(0.0, until - time.monotonic())
+
+        with self._changed:
+            latency_end = start + self._latency
+            if self._changed.wait_for(gone, left(min(latency_end, deadline))):
+                return "dropped"
+            if latency_end > deadline:
+                return "timeout"
+            if not self._changed.wait_for(lambda: gone() or not self._hang, left(deadline)):
+                return "timeout"
+            return "dropped" if gone() else "answer"
+
+    def _respond(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Answer:
+        """The answer of the server in its current state (caller holds the lock)."""
+        if self._status_fault is not None:
+            return wire.error(self._status_fault)
+        if path != "/" and path.endswith("/"):
+            path = path.rstrip("/")
+        if self._starting_up and path != "/identity":
+            return Answer(400, wire.STARTING_UP_BODY, "text/plain")
+        params = wire.parse_query(query)
+        if path != "/identity" and self.token not in (
+            headers.get("x-plex-token"),
+            wire.first(params, "X-Plex-Token"),
+        ):
+            return wire.error(401)
+        for pattern, route in _ROUTES:
+            if match := pattern.fullmatch(path):
+                if method not in route:
+                    return wire.error(405, {"Allow": ", ".join(sorted(route))})
+                ids = tuple(int(group) for group in match.groups())
+                call = _Call(ids, params, wire.wants_json(headers), body)
+                return route[method](self, call)
+        return wire.error(404)
+
+    # -- endpoints (called with the lock held) ---------------------------------------------
+
+    def _identity(self, call: _Call) -> Answer:
+        payload = {
+            "size": 0,
+            "claimed": True,
+            "machineIdentifier": self.machine_id,
+            "version": self.version,
+        }
+        return wire.container(payload, call.as_json)
+
+    def _root(self, call: _Call) -> Answer:
+        payload = {
+            "size": 0,
+            "friendlyName": "Fake Plex",
+            "machineIdentifier": self.machine_id,
+            "version": self.version,
+            "myPlexSigninState": "ok",
+        }
+        return wire.container(payload, call.as_json)
+
+    def _list_sections(self, call: _Call) -> Answer:
+        directories = [
+            {
+                "key": str(section.id),
+                "title": section.title,
+                "type": section.kind,
+                "agent": _AGENTS.get(section.kind, "tv.plex.agents.none"),
+                "Location": [{"id": lid, "path": path} for lid, path in section.locations],
+            }
+            for section in self._sections.values()
+        ]
+        payload = {"size": len(directories), "Directory": directories}
+        return wire.container(library.compact(payload), call.as_json)
+
+    def _list_items(self, call: _Call) -> Answer:
+        section = self._sections.get(call.ids[0])
+        if section is None:
+            return wire.error(404)
+        items = [item for item in self._items.values() if item.section_id == section.id]
+        kind = wire.first(call.params, "type")
+        if kind is not None and kind != "1":
+            items = []  # every fake item is a movie (type 1)
+        wanted_file = wire.first(call.params, "file")
+        if wanted_file is not None:
+            # PMS is reported to decode this value twice, so a `%` in a name can break it.
+            wanted = urllib.parse.unquote(wanted_file)
+            items = [item for item in items if library.file_matches(item, wanted)]
+        title = wire.first(call.params, "title")
+        if title is not None:
+            items = [item for item in items if title.lower() in item.title.lower()]
+        listed = [library.metadata(item, full=False) for item in items]
+        payload = {
+            "size": len(listed),
+            "librarySectionID": section.id,
+            "librarySectionTitle": section.title,
+            "Metadata": listed,
+        }
+        return wire.container(library.compact(payload), call.as_json)
+
+    def _edit_in_section(self, call: _Call) -> Answer:
+        if call.ids[0] not in self._sections:
+            return wire.error(404)
+        ids = wire.first(call.params, "id")
+        if not ids:
+            return wire.error(400)
+        try:
+            keys = [int(key) for key in ids.split(",")]
+        except ValueError:
+            return wire.error(400)
+        items = [self._items.get(key) for key in keys]
+        found = [item for item in items if item is not None and item.section_id == call.ids[0]]
+        if len(found) != len(keys):
+            return wire.error(404)
+        return _edit(found, call.params)
+
+    def _get_item(self, call: _Call) -> Answer:
+        item = self._items.get(call.ids[0])
+        if item is None:
+            return wire.error(404)
+        payload = {"size": 1, "Metadata": [library.metadata(item, full=True)]}
+        return wire.container(payload, call.as_json)
+
+    def _edit_item(self, call: _Call) -> Answer:
+        item = self._items.get(call.ids[0])
+        if item is None:
+            return wire.error(404)
+        return _edit([item], call.params)
+
+    def _upload_poster(self, call: _Call) -> Answer:
+        item = self._items.get(call.ids[0])
+        if item is None:
+            return wire.error(404)
+        if not call.body:
+            return wire.error(400)  # `?url=` uploads are not simulated
+        item.posters.append(call.body)
+        return Answer(200)
+
+
+def _edit(items: list[FakeItem], params: list[tuple[str, str]]) -> Answer:
+    try:
+        plan = wire.parse_edit(params)
+    except wire.BadEdit:
+        return wire.error(400)
+    for item in items:
+        library.apply_edit(item, plan)
+    return Answer(200)
+
+
+_ROUTES: list[tuple[re.Pattern[str], _Route]] = [
+    (re.compile(r"/identity"), {"GET": FakePlex._identity}),
+    (re.compile(r"/"), {"GET": FakePlex._root}),
+    (re.compile(r"/library/sections"), {"GET": FakePlex._list_sections}),
+    (
+        re.compile(r"/library/sections/(\d+)/all"),
+        {"GET": FakePlex._list_items, "PUT": FakePlex._edit_in_section},
+    ),
+    (
+        re.compile(r"/library/metadata/(\d+)"),
+        {"GET": FakePlex._get_item, "PUT": FakePlex._edit_item},
+    ),
+    (re.compile(r"/library/metadata/(\d+)/posters"), {"POST": FakePlex._upload_poster}),
+]

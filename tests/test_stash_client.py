@@ -1,0 +1,463 @@
+"""StashClient and the stdlib settings reader, against the real-schema FakeStash over loopback."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from pathlib import Path
+
+import attrs
+import graphql
+import httpx
+import pytest
+
+from plexsync_actors.errors import StashUnavailable
+from plexsync_actors.models import Scene, StashConnection
+from plexsync_actors.stash_client import (
+    ALL_QUERIES,
+    FIND_SCENES_QUERY,
+    StashClient,
+    stash_local_time,
+)
+from plexsync_actors.stash_sync import fetch_plugin_settings_sync
+from plexsync_actors.testing.fake_stash import (
+    SCHEMA_DIR,
+    FakeStash,
+    load_stash_schema,
+    query_errors,
+)
+
+SHARED_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "stash-graphql"
+UTC = datetime.timezone.utc
+API_KEY = "the-api-key"
+COOKIE = ("session", "the-session-cookie")
+T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class SteppingClock:
+    """A wall clock the test moves by hand, so `updated_at` values are exact."""
+
+    def __init__(self, start: datetime.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += datetime.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock(T0)
+
+
+@pytest.fixture
+def fake(clock: SteppingClock) -> Iterator[FakeStash]:
+    with FakeStash(
+        plugin_settings={"plex_url": "http://plex:32400", "max_tags": 50},
+        api_key=API_KEY,
+        require_auth=True,
+        cookie=COOKIE,
+        clock=clock,
+    ) as server:
+        yield server
+        assert server.invalid_queries == []
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        yield client
+
+
+def connection(fake: FakeStash, *, api_key: str | None = None) -> StashConnection:
+    name, value = COOKIE
+    return StashConnection(base_url=fake.url, cookie_name=name, cookie_value=value, api_key=api_key)
+
+
+def find_scenes_requests(fake: FakeStash) -> list[dict[str, object]]:
+    bodies = [json.loads(r.body) for r in fake.requests if r.path == "/graphql"]
+    return [b["variables"] for b in bodies if b["query"] == FIND_SCENES_QUERY]
+
+
+# -- queries against the real schema ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ALL_QUERIES, ids=lambda q: q.split("(")[0].split()[1])
+def test_query_validates_against_vendored_stash_schema(query: str) -> None:
+    assert query_errors(load_stash_schema(SCHEMA_DIR), query) == []
+
+
+@pytest.mark.skipif(not SHARED_SCHEMA_DIR.is_dir(), reason="../shared/stash-graphql is absent")
+@pytest.mark.parametrize("query", ALL_QUERIES, ids=lambda q: q.split("(")[0].split()[1])
+def test_query_validates_against_shared_stash_schema(query: str) -> None:
+    assert query_errors(load_stash_schema(SHARED_SCHEMA_DIR), query) == []
+
+
+@pytest.mark.skipif(not SHARED_SCHEMA_DIR.is_dir(), reason="../shared/stash-graphql is absent")
+def test_vendored_schema_is_byte_identical_to_shared_copy() -> None:
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.graphql"))
+        }
+
+    shared, vendored = files(SHARED_SCHEMA_DIR), files(SCHEMA_DIR)
+    assert sorted(vendored) == sorted(shared)
+    assert [name for name in shared if shared[name] != vendored[name]] == []
+
+
+def test_queries_are_rejected_when_they_break_the_schema() -> None:
+    # Guards the guard: the validation above really can fail.
+    schema = load_stash_schema(SCHEMA_DIR)
+    assert query_errors(schema, "query { findScene(id: 1) { no_such_field } }") != []
+    assert isinstance(schema.query_type, graphql.GraphQLObjectType)
+
+
+# -- reading scenes ---------------------------------------------------------------------------
+
+
+async def test_find_scene_maps_every_synced_field(fake: FakeStash, http: httpx.AsyncClient) -> None:
+    scene_id = fake.add_scene(
+        title="A Title",
+        details="Some details",
+        date="2024-05",
+        studio="Studio One",
+        performers=["Ann", "Bo"],
+        tags=["tag1", "tag2"],
+        files=["/media/a.mp4", "/media/b.mkv"],
+    )
+
+    scene = await StashClient(http, connection(fake)).find_scene(scene_id)
+
+    assert scene is not None and scene.updated_at is not None
+    assert attrs.evolve(scene, updated_at=None) == Scene(
+        id=scene_id,
+        title="A Title",
+        details="Some details",
+        date="2024-05",
+        studio="Studio One",
+        performers=("Ann", "Bo"),
+        tags=("tag1", "tag2"),
+        files=("/media/a.mp4", "/media/b.mkv"),
+        screenshot_url=fake.screenshot_url(scene_id),
+    )
+    assert datetime.datetime.fromisoformat(scene.updated_at.replace("Z", "+00:00")) == T0
+
+
+async def test_find_scene_returns_none_for_an_unknown_id(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    assert await StashClient(http, connection(fake)).find_scene(404) is None
+
+
+async def test_find_scenes_walks_three_pages_oldest_update_first(
+    fake: FakeStash, http: httpx.AsyncClient, clock: SteppingClock
+) -> None:
+    ids = []
+    for n in range(7):
+        ids.append(fake.add_scene(title=f"scene {n}"))
+        clock.advance(seconds=1)
+    fake.update_scene(ids[0], title="touched last")  # now the newest update
+
+    client = StashClient(http, connection(fake))
+    async with aclosing(client.find_scenes(page_size=3)) as scenes:
+        seen = [scene.id async for scene in scenes]
+
+    assert seen == [*ids[1:], ids[0]]
+    pages = [v["filter"] for v in find_scenes_requests(fake)]
+    assert pages == [
+        {"page": n, "per_page": 3, "sort": "updated_at", "direction": "ASC"} for n in (1, 2, 3)
+    ]
+
+
+async def test_find_scenes_with_updated_since_yields_only_later_updates(
+    fake: FakeStash, http: httpx.AsyncClient, clock: SteppingClock
+) -> None:
+    old = fake.add_scene(title="old")
+    clock.advance(hours=2)
+    new = fake.add_scene(title="new")
+    clock.advance(hours=2)
+    fake.update_scene(old, title="old, edited")
+    client = StashClient(http, connection(fake))
+    since = T0 + datetime.timedelta(hours=1)
+
+    async with aclosing(client.find_scenes(updated_since=since)) as scenes:
+        seen = [scene.id async for scene in scenes]
+
+    assert seen == [new, old]
+    assert await client.count_scenes(updated_since=since) == 2
+    assert await client.count_scenes() == 2
+    sent = find_scenes_requests(fake)[0]["scene_filter"]
+    assert sent == {"updated_at": {"value": stash_local_time(since), "modifier": "GREATER_THAN"}}
+
+
+async def test_updated_since_includes_updates_within_the_same_second(
+    fake: FakeStash, http: httpx.AsyncClient, clock: SteppingClock
+) -> None:
+    # Stash compares "YYYY-MM-DD HH:MM:SS.fff+zz:zz" text with our whole-second bound.
+    clock.advance(seconds=10, microseconds=200_000)
+    scene_id = fake.add_scene(title="same second")
+    since = T0 + datetime.timedelta(seconds=10, microseconds=900_000)
+    client = StashClient(http, connection(fake))
+
+    async with aclosing(client.find_scenes(updated_since=since)) as scenes:
+        assert [scene.id async for scene in scenes] == [scene_id]
+
+
+def test_updated_since_is_formatted_as_local_wall_time() -> None:
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    expected = moment.astimezone().replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    assert stash_local_time(moment) == expected
+
+
+def test_updated_since_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        stash_local_time(datetime.datetime(2024, 1, 1))  # noqa: DTZ001
+
+
+@pytest.mark.slow
+def test_updated_since_filter_works_when_local_time_is_not_utc() -> None:
+    # A child process with a UTC+5:30 local zone (POSIX TZ needs no tz database).
+    script = textwrap.dedent(
+        """
+        import datetime, httpx, trio
+        from plexsync_actors.models import StashConnection
+        from plexsync_actors.stash_client import StashClient, stash_local_time
+        from plexsync_actors.testing.fake_stash import FakeStash
+        UTC = datetime.timezone.utc
+        now = [datetime.datetime(2024, 5, 1, 20, 0, tzinfo=UTC)]
+        async def main():
+            with FakeStash(clock=lambda: now[0]) as fake:
+                fake.add_scene(title="before")
+                now[0] += datetime.timedelta(hours=1)
+                later = fake.add_scene(title="after")
+                since = datetime.datetime(2024, 5, 1, 20, 30, tzinfo=UTC)
+                async with httpx.AsyncClient() as http:
+                    client = StashClient(http, StashConnection(base_url=fake.url))
+                    seen = [s.id async for s in client.find_scenes(updated_since=since)]
+                assert seen == [later], seen
+                assert stash_local_time(since) == "2024-05-02 02:00:00"
+                assert fake.invalid_queries == []
+        trio.run(main)
+        """
+    )
+    env = {**os.environ, "TZ": "IST-5:30"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_page_size_must_be_positive(fake: FakeStash, http: httpx.AsyncClient) -> None:
+    client = StashClient(http, connection(fake))
+    with pytest.raises(ValueError, match="page_size"):
+        async with aclosing(client.find_scenes(page_size=0)) as scenes:
+            [scene async for scene in scenes]
+
+
+# -- settings, API key, screenshots -----------------------------------------------------------
+
+
+async def test_plugin_settings_returns_what_the_user_saved(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    client = StashClient(http, connection(fake))
+    assert await client.plugin_settings() == {"plex_url": "http://plex:32400", "max_tags": 50}
+    fake.plugin_settings.clear()
+    assert await client.plugin_settings() == {}
+    assert await client.plugin_settings("OtherPlugin") == {}
+
+
+async def test_fetch_api_key_returns_the_key_or_none(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    client = StashClient(http, connection(fake))
+    assert await client.fetch_api_key() == API_KEY
+    fake.api_key = ""
+    assert await client.fetch_api_key() is None
+
+
+async def test_fetch_screenshot_returns_bytes_or_none_when_missing(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    with_image = fake.add_scene(screenshot=b"jpeg-1")
+    without = fake.add_scene(screenshot=None)
+    client = StashClient(http, connection(fake))
+
+    assert await client.fetch_screenshot(fake.screenshot_url(with_image)) == b"jpeg-1"
+    assert await client.fetch_screenshot(fake.screenshot_url(without)) is None
+    assert await client.fetch_screenshot(f"/scene/{with_image}/screenshot") == b"jpeg-1"
+
+
+# -- authentication ---------------------------------------------------------------------------
+
+
+async def test_client_falls_back_to_the_api_key_after_the_cookie_expires(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    scene_id = fake.add_scene(title="x", screenshot=b"img")
+    client = StashClient(http, connection(fake, api_key=API_KEY))
+    assert await client.find_scene(scene_id) is not None
+    assert not client.using_api_key
+    assert "cookie" in fake.requests[-1].headers
+
+    fake.expire_cookie()
+
+    assert await client.plugin_settings() != {}
+    assert client.using_api_key
+    assert fake.requests[-1].headers.get("apikey") == API_KEY
+    assert "cookie" not in fake.requests[-1].headers
+    assert await client.fetch_screenshot(fake.screenshot_url(scene_id)) == b"img"
+
+
+async def test_screenshot_login_redirect_also_triggers_the_api_key_fallback(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    scene_id = fake.add_scene(screenshot=b"img")
+    client = StashClient(http, connection(fake, api_key=API_KEY))
+    fake.expire_cookie()
+
+    assert await client.fetch_screenshot(fake.screenshot_url(scene_id)) == b"img"
+    assert [r.path.split("?")[0] for r in fake.requests] == [f"/scene/{scene_id}/screenshot"] * 2
+
+
+async def test_expired_cookie_without_api_key_raises_stash_unavailable_without_secrets(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    fake.expire_cookie()
+    with pytest.raises(StashUnavailable, match="401") as caught:
+        await StashClient(http, connection(fake)).find_scene(1)
+    assert COOKIE[1] not in str(caught.value)
+
+
+async def test_wrong_api_key_raises_stash_unavailable_without_secrets(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    conn = StashConnection(base_url=fake.url, api_key="wrong-key")
+    with pytest.raises(StashUnavailable, match="API key") as caught:
+        await StashClient(http, conn).plugin_settings()
+    assert "wrong-key" not in str(caught.value)
+
+
+async def test_client_without_cookie_uses_the_api_key_from_the_start(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    client = StashClient(http, StashConnection(base_url=fake.url, api_key=API_KEY))
+    assert await client.fetch_api_key() == API_KEY
+    assert client.using_api_key
+    assert len(fake.requests) == 1
+
+
+# -- Stash down and protocol failures ---------------------------------------------------------
+
+
+async def test_stash_down_raises_stash_unavailable_and_recovers(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    scene_id = fake.add_scene(title="x")
+    client = StashClient(http, connection(fake))
+    assert await client.find_scene(scene_id) is not None  # leaves a keep-alive connection
+
+    fake.set_down(True)
+    with pytest.raises(StashUnavailable, match="Could not reach Stash") as caught:
+        await client.find_scene(scene_id)
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+    fake.set_down(False)
+    assert await client.find_scene(scene_id) is not None
+
+
+def mock_client(handler: httpx.MockTransport) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=handler)
+
+
+MOCK_CONN = StashConnection(
+    base_url="http://stash:9999", cookie_name="session", cookie_value="secret-cookie"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (500, b"boom", "HTTP 500"),
+        (503, b"", "HTTP 503"),
+        (200, b'{"errors": [{"message": "db locked"}], "data": null}', "db locked"),
+        (422, b'{"errors": [{"message": "Cannot query field"}]}', "Cannot query field"),
+        (200, b"<html>login</html>", "not JSON"),
+        (200, b'{"data": {"findScene": {"id": "x"}}}', "cannot read"),
+        (403, b"", "HTTP 403"),
+    ],
+)
+async def test_failed_answers_become_stash_unavailable(
+    status: int, body: bytes, message: str
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    async with mock_client(transport) as http:
+        with pytest.raises(StashUnavailable, match=message) as caught:
+            await StashClient(http, MOCK_CONN).find_scene(1)
+    assert "secret-cookie" not in str(caught.value)
+
+
+async def test_timeout_becomes_stash_unavailable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    async with mock_client(httpx.MockTransport(handler)) as http:
+        with pytest.raises(StashUnavailable, match="did not answer in time"):
+            await StashClient(http, MOCK_CONN).plugin_settings()
+
+
+async def test_screenshot_on_another_origin_is_fetched_without_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"img")
+
+    conn = StashConnection(
+        base_url="http://stash:9999", cookie_name="session", cookie_value="c", api_key="k"
+    )
+    async with mock_client(httpx.MockTransport(handler)) as http:
+        client = StashClient(http, conn)
+        assert await client.fetch_screenshot("http://elsewhere:80/s.jpg") == b"img"
+        assert await client.fetch_screenshot("http://stash:9999/scene/1/screenshot") == b"img"
+    assert "cookie" not in seen[0].headers and "apikey" not in seen[0].headers
+    assert seen[1].headers["cookie"] == "session=c"
+
+
+# -- the stdlib reader for hooks --------------------------------------------------------------
+
+
+def test_sync_reader_returns_saved_settings(fake: FakeStash) -> None:
+    name, value = COOKIE
+    settings = fetch_plugin_settings_sync(fake.url, {"Cookie": f"{name}={value}"})
+    assert settings == {"plex_url": "http://plex:32400", "max_tags": 50}
+    assert fetch_plugin_settings_sync(fake.url, {"ApiKey": API_KEY}, "Other") == {}
+
+
+def test_sync_reader_raises_stash_unavailable_when_refused_or_down(fake: FakeStash) -> None:
+    with pytest.raises(StashUnavailable, match="401"):
+        fetch_plugin_settings_sync(fake.url, {})
+    url = fake.url
+    fake.set_down(True)
+    with pytest.raises(StashUnavailable, match="Could not reach Stash"):
+        fetch_plugin_settings_sync(url, {"ApiKey": API_KEY}, timeout=2.0)
+    with pytest.raises(StashUnavailable, match="not an http"):
+        fetch_plugin_settings_sync("ftp://stash", {})
+
+
+def test_sync_reader_imports_neither_httpx_trio_nor_attrs() -> None:
+    script = (
+        "import sys, plexsync_actors.stash_sync as s; s.fetch_plugin_settings_sync; "
+        "heavy = {'httpx', 'trio', 'attrs', 'cattrs'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

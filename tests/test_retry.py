@@ -87,3 +87,16 @@ def test_not_found_is_dropped_when_skip_not_found() -> None:
         error_type="PlexNotFound", attempts=0, notfound_attempts=0, policy=policy, now=0, jitter=0
     )
     assert isinstance(decision, Drop)
+
+
+def test_uncharged_failures_still_grow_the_delay() -> None:
+    decision = decide(
+        error_type="PlexServerDown",
+        attempts=0,
+        notfound_attempts=0,
+        failures=4,
+        policy=POLICY,
+        now=0,
+        jitter=0.999,
+    )
+    assert isinstance(decision, Retry) and decision.at > 40 and not decision.charged

@@ -148,6 +148,7 @@ class DrainActor:
             error_type=exc.error_type,
             attempts=job.attempts,
             notfound_attempts=job.notfound_attempts,
+            failures=job.failures,
             policy=self._policy.retry,
             now=now,
             jitter=self._rng.random(),

@@ -59,10 +59,14 @@ def decide(
     attempts: int,
     notfound_attempts: int,
     policy: RetryPolicy,
+    failures: int = 0,
     now: float,
     jitter: float,
 ) -> Decision:
-    """`attempts`/`notfound_attempts` are the counts before this failure."""
+    """`attempts`/`notfound_attempts`/`failures` are the counts before this failure.
+
+    `failures` counts every failed attempt, charged or not, so the delay keeps growing while
+    Plex is down even though a down Plex charges no attempts."""
     if error_type == "PlexNotFound":
         if policy.skip_not_found:
             return Drop(reason="scene not in Plex and skip_not_found is on")
@@ -80,8 +84,7 @@ def decide(
         done = attempts + (1 if charged else 0)
         if charged and done >= policy.max_retries:
             return DeadLetter(reason=f"still failing after {done} attempts")
-        delay = backoff_delay(
-            max(done, 1), base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter
-        )
+        step = max(done, failures + 1)
+        delay = backoff_delay(step, base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter)
         return Retry(at=now + delay, charged=charged)
     return DeadLetter(reason="permanent error")

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     enqueued_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     notfound_attempts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     last_error_type TEXT,
     last_error TEXT,
@@ -83,6 +84,7 @@ class Job(NamedTuple):
     notfound_attempts: int
     first_failure_at: float | None
     reason: str
+    failures: int = 0  # every failed attempt, charged or not: drives the backoff exponent
 
 
 class Failure(NamedTuple):
@@ -202,7 +204,8 @@ class JobQueue:
         """Take the next ready job (due, and not leased by a live worker)."""
         with self._write() as db:
             row = db.execute(
-                """SELECT scene_id, version, attempts, notfound_attempts, first_failure_at, reason
+                """SELECT scene_id, version, attempts, notfound_attempts, first_failure_at, reason,
+                          failures
                    FROM jobs
                    WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
                    ORDER BY next_attempt_at, scene_id LIMIT 1""",
@@ -222,6 +225,7 @@ class JobQueue:
             notfound_attempts=int(row[3]),
             first_failure_at=row[4],
             reason=str(row[5]),
+            failures=int(row[6]),
         )
 
     def next_due_at(self, *, now: float) -> float | None:
@@ -242,7 +246,7 @@ class JobQueue:
             # A newer change arrived while we synced: keep it, ready at once, with a clean slate.
             db.execute(
                 """UPDATE jobs SET lease_owner = NULL, lease_until = NULL, leased_version = NULL,
-                       attempts = 0, notfound_attempts = 0, next_attempt_at = ?,
+                       attempts = 0, notfound_attempts = 0, failures = 0, next_attempt_at = ?,
                        first_failure_at = NULL
                    WHERE scene_id = ?""",
                 (now, job.scene_id),
@@ -265,7 +269,8 @@ class JobQueue:
         with self._write() as db:
             history = self._history_with(db, job.scene_id, failure)
             db.execute(
-                f"""UPDATE jobs SET {counter} = {counter} + ?, next_attempt_at = ?,
+                f"""UPDATE jobs SET {counter} = {counter} + ?, failures = failures + 1,
+                       next_attempt_at = ?,
                        last_error_type = ?, last_error = ?, last_http_status = ?,
                        first_failure_at = COALESCE(first_failure_at, ?), last_failure_at = ?,
                        history = ?, lease_owner = NULL, lease_until = NULL, leased_version = NULL
@@ -314,7 +319,7 @@ class JobQueue:
             if not cur.rowcount:
                 db.execute(
                     """UPDATE jobs SET lease_owner = NULL, lease_until = NULL,
-                           leased_version = NULL, attempts = 0, notfound_attempts = 0,
+                           leased_version = NULL, attempts = 0, notfound_attempts = 0, failures = 0,
                            first_failure_at = NULL, history = '[]'
                        WHERE scene_id = ?""",
                     (job.scene_id,),

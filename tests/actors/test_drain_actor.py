@@ -1,0 +1,188 @@
+"""DrainActor under virtual time: retries, DLQ, idle exit, Stash outages, foreground stop."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from plexsync_actors.actors.drain import DrainActor, DrainPolicy
+from plexsync_actors.core.retry import RetryPolicy
+from plexsync_actors.errors import (
+    PlexPermanentError,
+    PlexServerDown,
+    PlexTemporaryError,
+    StashUnavailable,
+)
+from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
+from plexsync_actors.persistence.queue import JobQueue
+
+RETRY = RetryPolicy(
+    max_retries=3,
+    base_seconds=5,
+    cap_seconds=80,
+    notfound_max_retries=4,
+    notfound_base_seconds=30,
+    notfound_cap_seconds=600,
+    skip_not_found=False,
+)
+EPOCH = 1_700_000_000.0
+
+
+def wall() -> float:
+    return EPOCH + trio.current_time()
+
+
+class ScriptedSyncer:
+    """Fails each scene with the scripted errors in order, then succeeds."""
+
+    def __init__(self, script: dict[int, list[Exception]] | None = None) -> None:
+        self.script = script or {}
+        self.calls: list[tuple[int, float]] = []
+
+    async def sync(self, scene_id: int) -> str:
+        self.calls.append((scene_id, trio.current_time()))
+        await trio.sleep(0.01)
+        errors = self.script.get(scene_id, [])
+        if errors:
+            raise errors.pop(0)
+        return "synced"
+
+
+async def run_actor(
+    queue: JobQueue,
+    syncer: ScriptedSyncer,
+    *,
+    idle_exit: float | None = 5.0,
+    foreground: bool = False,
+    during: Callable[[], None] | None = None,
+) -> tuple[str, list[JobOutcome]]:
+    send, receive = trio.open_memory_channel[JobOutcome](100)
+    actor = DrainActor(
+        queue=queue,
+        syncer=syncer,
+        policy=DrainPolicy(
+            retry=RETRY, idle_exit_seconds=idle_exit, stop_when_nothing_ready=foreground
+        ),
+        wall_now=wall,
+        outcomes=send,
+    )
+    outcomes: list[JobOutcome] = []
+
+    async def collect() -> None:
+        async for outcome in receive:
+            outcomes.append(outcome)
+
+    with trio.fail_after(24 * 3600):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(collect)
+            if during is not None:
+                nursery.start_soon(_later, during)
+            reason = await actor.run()
+    return reason, outcomes
+
+
+async def _later(action: Callable[[], None]) -> None:
+    await trio.sleep(2.0)
+    action()
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    with JobQueue(tmp_path) as q:
+        yield q
+
+
+async def test_drains_every_queued_scene_then_exits_when_idle(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    for scene in (1, 2, 3):
+        queue.enqueue(scene, reason="hook", now=wall())
+    syncer = ScriptedSyncer()
+    reason, outcomes = await run_actor(queue, syncer, idle_exit=5.0)
+    assert sorted(o.scene_id for o in outcomes if isinstance(o, JobSucceeded)) == [1, 2, 3]
+    assert "idle" in reason and trio.current_time() >= 5.0
+    assert queue.pending_count() == 0
+
+
+async def test_transient_errors_retry_with_backoff_then_dead_letter(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    syncer = ScriptedSyncer({1: [PlexTemporaryError("503", status=503) for _ in range(5)]})
+    _, outcomes = await run_actor(queue, syncer)
+    failures = [o for o in outcomes if isinstance(o, JobFailed)]
+    assert len(failures) == RETRY.max_retries
+    assert failures[-1].dead_lettered and not failures[0].dead_lettered
+    times = [t for _, t in syncer.calls]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(0 <= g <= 80.1 for g in gaps)
+    [entry] = queue.dead_letters()
+    assert entry.error_type == "PlexTemporaryError" and entry.attempts == 3
+
+
+async def test_server_down_waits_without_dead_lettering(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    syncer = ScriptedSyncer({1: [PlexServerDown("refused") for _ in range(10)]})
+    _, outcomes = await run_actor(queue, syncer)
+    assert sum(isinstance(o, JobFailed) for o in outcomes) == 10
+    assert any(isinstance(o, JobSucceeded) for o in outcomes)
+    assert queue.dead_letters() == []
+
+
+async def test_permanent_error_goes_to_dlq_at_once(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    errors: list[Exception] = [PlexPermanentError("ambiguous")]
+    _, outcomes = await run_actor(queue, ScriptedSyncer({1: errors}))
+    assert len(outcomes) == 1 and isinstance(outcomes[0], JobFailed) and outcomes[0].dead_lettered
+
+
+async def test_stash_unavailable_stops_and_gives_the_job_back_uncharged(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    errors: list[Exception] = [StashUnavailable("Stash is down")]
+    reason, outcomes = await run_actor(queue, ScriptedSyncer({1: errors}))
+    assert "Stash is unavailable" in reason
+    assert isinstance(outcomes[0], JobHeldBack)
+    job = queue.lease_next(owner="t", now=wall(), lease_seconds=5)
+    assert job is not None and job.attempts == 0
+
+
+async def test_foreground_mode_stops_when_nothing_is_ready(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    queue.enqueue(2, reason="hook", now=wall())
+    errors: list[Exception] = [PlexTemporaryError("503", status=503)]
+    reason, outcomes = await run_actor(queue, ScriptedSyncer({2: errors}), foreground=True)
+    assert "nothing left" in reason
+    assert [type(o) for o in outcomes] == [JobSucceeded, JobFailed]
+    assert queue.pending_count() == 1
+
+
+async def test_job_queued_by_another_process_while_idle_is_picked_up(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    def hook() -> None:
+        queue.enqueue(9, reason="hook", now=wall())
+
+    _, outcomes = await run_actor(queue, ScriptedSyncer(), idle_exit=10.0, during=hook)
+    assert [o.scene_id for o in outcomes] == [9]
+
+
+async def test_an_hour_of_retries_runs_in_virtual_time(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="hook", now=wall())
+    down: list[Exception] = [PlexServerDown("refused") for _ in range(60)]
+    await run_actor(queue, ScriptedSyncer({1: down}))
+    assert trio.current_time() > 60 * 5  # well over the base delay per attempt, in no real time

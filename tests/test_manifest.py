@@ -1,0 +1,67 @@
+"""PlexSync.yml: what Stash parses strictly must match what the code reads."""
+
+from pathlib import Path
+
+import attrs
+import yaml
+
+from plexsync_actors.settings import Settings
+from plexsync_actors.tasks import TASKS
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
+# Keys Stash's plugin config accepts at the top level; any other key stops the plugin loading.
+STASH_TOP_LEVEL = {
+    "name",
+    "description",
+    "version",
+    "url",
+    "ui",
+    "exec",
+    "interface",
+    "errLog",
+    "hooks",
+    "tasks",
+    "settings",
+}
+
+
+def test_manifest_uses_only_keys_stash_knows() -> None:
+    assert set(MANIFEST) <= STASH_TOP_LEVEL
+    assert MANIFEST["interface"] == "raw"
+    assert MANIFEST["exec"][0] == "python" and "{pluginDir}" in MANIFEST["exec"][1]
+    for hook in MANIFEST["hooks"]:
+        assert set(hook) <= {"name", "description", "triggeredBy", "defaultArgs"}
+    for task in MANIFEST["tasks"]:
+        assert set(task) <= {"name", "description", "defaultArgs", "execArgs"}
+        assert all(isinstance(v, str) for v in task["defaultArgs"].values())
+
+
+def test_hooks_cover_update_create_and_destroy() -> None:
+    triggers = {t for hook in MANIFEST["hooks"] for t in hook["triggeredBy"]}
+    assert triggers == {"Scene.Update.Post", "Scene.Create.Post", "Scene.Destroy.Post"}
+
+
+def test_every_task_names_a_known_mode_and_has_a_description() -> None:
+    modes = {task["defaultArgs"]["mode"] for task in MANIFEST["tasks"]}
+    assert modes <= set(TASKS)
+    assert all(task["description"].strip() for task in MANIFEST["tasks"])
+
+
+def test_settings_match_the_settings_object() -> None:
+    declared = MANIFEST["settings"]
+    fields = {f.name for f in attrs.fields(Settings)}
+    assert set(declared) == fields
+    for name, spec in declared.items():
+        assert set(spec) == {"displayName", "description", "type"}, name
+        assert spec["type"] in {"STRING", "NUMBER", "BOOLEAN"}
+
+
+def test_manifest_is_the_only_yaml_file_in_the_tree() -> None:
+    ignored = {".venv", ".git", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+    found = [
+        p.relative_to(ROOT)
+        for p in ROOT.rglob("*")
+        if p.suffix in {".yml", ".yaml"} and not ignored & set(p.relative_to(ROOT).parts)
+    ]
+    assert found == [Path("PlexSync.yml")]

@@ -1,0 +1,62 @@
+"""Stash's plugin protocol: stdin parsing, one JSON answer, encoded log lines."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from plexsync_actors.entry import run_from_stash
+from plexsync_actors.errors import InputError
+from plexsync_actors.protocol import encode_log_line, encode_progress, lenient_bool, parse_input
+
+
+def test_log_lines_use_stash_encoding_and_stay_short() -> None:
+    assert encode_log_line(20, "hello") == "\x01i\x02hello\n"
+    assert encode_log_line(40, "a\nb") == "\x01e\x02a b\n"
+    assert len(encode_log_line(20, "x" * 100_000)) < 10_000
+    assert encode_progress(1.7) == "\x01p\x021.000\n"
+
+
+@pytest.mark.parametrize("raw", ["", "nope", "[1]", '{"args": 3}'])
+def test_unusable_input_is_an_input_error(raw: str) -> None:
+    with pytest.raises(InputError):
+        parse_input(raw)
+
+
+def test_lenient_bool_reads_stash_strings() -> None:
+    assert lenient_bool("true", default=False) is True
+    assert lenient_bool("0", default=True) is False
+    assert lenient_bool(None, default=True) is True
+    with pytest.raises(InputError):
+        lenient_bool("perhaps", default=True)
+
+
+def test_error_answer_is_one_json_object_and_nonzero() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_from_stash(io.StringIO("{not json"), out, err)
+    assert code != 0
+    answer = json.loads(out.getvalue())
+    assert list(answer) == ["error"] and "JSON" in answer["error"]
+    assert err.getvalue().startswith("\x01e\x02")
+
+
+def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: object) -> None:
+    code = (
+        "import io, sys\n"
+        "from plexsync_actors.entry import run_from_stash\n"
+        "out = io.StringIO()\n"
+        "assert run_from_stash(sys.stdin, out, io.StringIO()) == 0, out.getvalue()\n"
+        "print(sorted({'trio', 'httpx', 'attrs', 'cattrs', 'logging'} & set(sys.modules)))\n"
+    )
+    stdin = json.dumps(
+        {
+            "server_connection": {"Port": 1, "Dir": str(tmp_path)},
+            "args": {"hookContext": {"id": 3, "type": "Scene.Destroy.Post"}},
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=stdin, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

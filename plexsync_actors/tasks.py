@@ -11,7 +11,8 @@ import attrs
 import trio
 
 from plexsync_actors import PLUGIN_ID, stashconn
-from plexsync_actors.actors.supervisor import RunTally, run_pipeline, stash_http_client
+from plexsync_actors.actors.announce import human_duration
+from plexsync_actors.actors.supervisor import RunTally, client_id, run_pipeline, stash_http_client
 from plexsync_actors.clock import wall_now
 from plexsync_actors.drainer_control import (
     drainer_lock,
@@ -27,6 +28,7 @@ from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.protocol import Progress, lenient_bool, stderr_stream
 from plexsync_actors.settings import Settings, parse_settings
 from plexsync_actors.stash_client import StashClient
+from plexsync_actors.status import outage_report, relay_events, status, status_sentence
 
 log = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.5
@@ -90,6 +92,7 @@ async def _run_task(
         return "disabled"
     if settings.debug_logging:
         configure_logging(stderr_stream(), debug=True)
+    relay_events(settings)
     ctx = TaskContext(
         settings=settings,
         conn=conn,
@@ -101,31 +104,62 @@ async def _run_task(
 
 
 async def queue_status(ctx: TaskContext) -> dict[str, Any]:
-    data_dir = ctx.settings.data_dir
-    with JobQueue(data_dir) as queue:
-        counts = queue.counts(now=wall_now())
-    running, pid = drainer_running(data_dir)
-    status = {
-        "queue": {
-            "pending": counts.pending,
-            "in_flight": counts.in_flight,
-            "waiting_retry": counts.waiting_retry,
-        },
-        "dlq": {"total": counts.dlq_total, "by_error_type": counts.dlq_by_error_type},
-        "drainer": {"running": running, "pid": pid},
-    }
-    dlq = f"DLQ {counts.dlq_total}"
-    if counts.dlq_by_error_type:
-        dlq += " (" + ", ".join(f"{k} {v}" for k, v in counts.dlq_by_error_type.items()) + ")"
+    data = status(ctx.settings)
+    opened = data["breaker"]["opened_at"]
+    opened_for = wall_now() - dt.datetime.fromisoformat(opened).timestamp() if opened else None
+    log.info("%s", status_sentence(data, opened_for))
+    return data
+
+
+async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
+    report = outage_report(ctx.settings)
+    m = report["metrics"]
     log.info(
-        "%d scenes waiting (%d in flight, %d waiting to retry); %s; drainer %s.",
-        counts.pending,
-        counts.in_flight,
-        counts.waiting_retry,
-        dlq,
-        f"running (pid {pid})" if running else "not running",
+        "Outage report: %d outages tracked, total downtime %s, MTTR %s, MTBF %s, availability %s.",
+        m["count"],
+        human_duration(m["total_downtime_seconds"]),
+        "n/a" if m["mttr_seconds"] is None else human_duration(m["mttr_seconds"]),
+        "n/a" if m["mtbf_seconds"] is None else human_duration(m["mtbf_seconds"]),
+        "n/a" if m["availability_percent"] is None else f"{m['availability_percent']:.2f} %",
     )
-    return status
+    for outage in report["outages"][:10]:
+        log.info(
+            "Outage %s: started %s, %s%s, %d scenes affected, first error %s.",
+            outage["id"],
+            outage["started_at"],
+            "ongoing for " if outage["ongoing"] else "lasted ",
+            human_duration(outage["duration_seconds"]),
+            outage["jobs_affected"],
+            outage["first_error"],
+        )
+    return report
+
+
+async def health_check(ctx: TaskContext) -> dict[str, Any]:
+    """One active probe now; reports only, never changes the breaker (contract §8)."""
+    from plexsync_actors.actors.supervisor import plex_http_client
+    from plexsync_actors.errors import PlexError
+    from plexsync_actors.plex_client import PlexClient
+
+    breaker = status(ctx.settings)["breaker"]["state"]
+    with JobQueue(ctx.settings.data_dir) as queue:
+        identifier = client_id(queue)
+    async with plex_http_client() as http:
+        plex = PlexClient(
+            http,
+            base_url=ctx.settings.plex_url,
+            token=ctx.settings.plex_token,
+            client_id=identifier,
+            connect_timeout=ctx.settings.connect_timeout,
+            read_timeout=ctx.settings.read_timeout,
+        )
+        try:
+            latency = (await plex.identity()).latency_ms
+        except PlexError as exc:
+            log.warning("Plex is not healthy: %s (%s).", exc.error_type, exc)
+            return {"healthy": False, "latency_ms": None, "breaker": breaker, "error": str(exc)}
+    log.info("Plex answered /identity in %.0f ms; circuit %s.", latency, breaker)
+    return {"healthy": True, "latency_ms": round(latency, 1), "breaker": breaker}
 
 
 @attrs.define
@@ -187,8 +221,9 @@ async def _follow_drainer(ctx: TaskContext) -> dict[str, Any]:
             done = max(0, total - counts.pending)
             ctx.progress.report(done / total if total else 1.0)
             running, _ = drainer_running(data_dir)
-            # Stop like the foreground drain does: when nothing left is ready to send.
-            if counts.pending == counts.waiting_retry or not running:
+            # Stop like the foreground drain does: nothing left ready to send, or circuit open.
+            circuit = status(ctx.settings)["breaker"]["state"]
+            if counts.pending == counts.waiting_retry or not running or circuit == "open":
                 break
             await trio.sleep(FOLLOW_POLL_SECONDS)
     failed = max(0, counts.dlq_total - start.dlq_total)
@@ -262,6 +297,8 @@ async def background_sync(ctx: TaskContext) -> dict[str, Any]:
 
 TASKS: dict[str, Handler] = {
     "queue_status": queue_status,
+    "outage_summary": outage_summary,
+    "health_check": health_check,
     "process_queue": process_queue,
     "all": sync_all,
     "recent": sync_recent,

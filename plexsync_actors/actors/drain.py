@@ -16,7 +16,7 @@ import attrs
 import trio
 
 from plexsync_actors.core.retry import DeadLetter, Drop, Retry, RetryPolicy, decide
-from plexsync_actors.errors import PlexError, StashUnavailable
+from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexError, StashUnavailable
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
 from plexsync_actors.persistence.queue import Failure, Job, JobQueue
 
@@ -29,15 +29,36 @@ LEASE_SECONDS = 300.0
 
 
 class Gate(Protocol):
-    async def admit(self) -> None:
-        """Return when the next job may be sent to Plex."""
+    """The seam through which the breaker and the token bucket throttle the drain."""
+
+    @property
+    def closed(self) -> bool:
+        """True when the circuit is closed (idle exit is allowed only then)."""
+
+    async def admit(self) -> bool:
+        """Wait until the next job may be sent; False means stop (circuit open, foreground)."""
+
+    def nothing_sent(self) -> None:
+        """Admitted, but no job was ready after all."""
+
+    def record(self, ok: bool) -> None:
+        """The outcome of a job that was sent."""
 
 
 class OpenGate:
-    """A gate that always admits: used until the breaker gates the drain."""
+    """A gate that always admits: for runs without the outage actors."""
 
-    async def admit(self) -> None:
+    closed = True
+
+    async def admit(self) -> bool:
         await trio.lowlevel.checkpoint()
+        return True
+
+    def nothing_sent(self) -> None:
+        return None
+
+    def record(self, ok: bool) -> None:
+        return None
 
 
 class Syncer(Protocol):
@@ -80,23 +101,17 @@ class DrainActor:
         self.stop_reason = ""
 
     async def run(self) -> str:
-        """Drain until idle, out of work (foreground), past the lifetime, or Stash is gone."""
-        started = trio.current_time()
+        """Drain until idle, out of work (foreground), the circuit opens (foreground), past the
+        lifetime, or Stash is gone. Returns why it stopped."""
         idle_since = trio.current_time()
-        with self._outcomes:
+        lifetime = self._policy.max_lifetime_seconds
+        deadline = trio.current_time() + lifetime if lifetime is not None else float("inf")
+        with self._outcomes, trio.move_on_at(deadline):
             while True:
-                now_t = trio.current_time()
-                lifetime = self._policy.max_lifetime_seconds
-                if lifetime is not None and now_t - started >= lifetime:
-                    return self._stop("reached its maximum lifetime")
-                await self._gate.admit()
-                job = self._queue.lease_next(
-                    owner=self._owner, now=self._now(), lease_seconds=LEASE_SECONDS
-                )
-                if job is None:
+                if not self._queue.has_ready(now=self._now()):
                     if self._policy.stop_when_nothing_ready:
                         return self._stop("nothing left that is ready")
-                    if self._queue.pending_count() == 0:
+                    if self._queue.pending_count() == 0 and self._gate.closed:
                         idle_for = trio.current_time() - idle_since
                         limit = self._policy.idle_exit_seconds
                         if limit is not None and idle_for >= limit:
@@ -105,11 +120,20 @@ class DrainActor:
                         idle_since = trio.current_time()
                     await trio.sleep(POLL_SECONDS)
                     continue
+                if not await self._gate.admit():
+                    return self._stop("the circuit is open")
+                job = self._queue.lease_next(
+                    owner=self._owner, now=self._now(), lease_seconds=LEASE_SECONDS
+                )
+                if job is None:
+                    self._gate.nothing_sent()
+                    continue
                 idle_since = trio.current_time()
                 try:
                     await self._attempt(job)
                 except StopDraining as exc:
                     return self._stop(str(exc))
+        return self._stop("reached its maximum lifetime")
 
     def _stop(self, reason: str) -> str:
         self.stop_reason = reason
@@ -131,6 +155,7 @@ class DrainActor:
             # Cancelled or a bug: the lease is given back so nothing is lost.
             self._queue.release(job, retry_at=self._now())
             raise
+        self._gate.record(True)
         newest = self._queue.complete(job, now=self._now())
         log.debug(
             "Scene %s synced (%s)%s",
@@ -144,6 +169,7 @@ class DrainActor:
 
     async def _failed(self, job: Job, exc: PlexError) -> None:
         now = self._now()
+        self._gate.record(exc.error_type not in OUTAGE_ERROR_TYPES)
         decision = decide(
             error_type=exc.error_type,
             attempts=job.attempts,

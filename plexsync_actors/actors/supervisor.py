@@ -5,17 +5,31 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import attrs
 import httpx
 import trio
 
+from plexsync_actors.actors.announce import Announcer
+from plexsync_actors.actors.breaker import BreakerActor, BreakerInput
 from plexsync_actors.actors.drain import DrainActor, DrainPolicy
+from plexsync_actors.actors.gate import BreakerGate
+from plexsync_actors.actors.health import HealthActor
+from plexsync_actors.actors.recorder import OutageRecorderActor
 from plexsync_actors.clock import wall_now
+from plexsync_actors.core import breaker as core_breaker
+from plexsync_actors.core import bucket as core_bucket
+from plexsync_actors.core import health as core_health
+from plexsync_actors.core import outages as core_outages
 from plexsync_actors.core.retry import RetryPolicy
+from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
+from plexsync_actors.messages.outages import RecorderMessage, SceneFailed
 from plexsync_actors.models import StashConnection
+from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.outage_state import OutageFiles
 from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.plex_client import PlexClient
 from plexsync_actors.settings import Settings
@@ -73,6 +87,56 @@ def stash_http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False)
 
 
+class PlexProber:
+    """The health actor's view of Plex: the light probe and the authenticated trial read."""
+
+    def __init__(self, plex: PlexClient) -> None:
+        self._plex = plex
+
+    async def probe(self) -> float:
+        return (await self._plex.identity()).latency_ms
+
+    async def authenticated_read(self) -> None:
+        await self._plex.sections()
+
+
+@attrs.frozen(kw_only=True)
+class OutageStores:
+    """The persisted outage state of one data dir, loaded once per run."""
+
+    files: OutageFiles
+    breaker: core_breaker.BreakerState
+    schedule: core_health.ProbeSchedule
+    outages: core_outages.OutageLog
+
+
+def load_outage_state(data_dir: Path, on_warning: Callable[[str], None]) -> OutageStores:
+    files = OutageFiles(data_dir, on_warning)
+    breaker = files.breaker.load() or core_breaker.Closed()
+    if isinstance(breaker, core_breaker.HalfOpen) and breaker.trial_started:
+        breaker = attrs.evolve(breaker, trial_started=False)  # its trial died with the process
+    return OutageStores(
+        files=files,
+        breaker=breaker,
+        schedule=files.recovery.load() or core_health.ProbeSchedule(interval=0.0),
+        outages=files.outages.load() or core_outages.OutageLog(),
+    )
+
+
+def ramp_policy(settings: Settings) -> core_bucket.RampPolicy:
+    return core_bucket.RampPolicy(
+        initial_rate=settings.ramp_initial_rate,
+        max_rate=settings.max_rate,
+        ramp_seconds=settings.ramp_seconds,
+    )
+
+
+def probe_policy(settings: Settings) -> core_health.ProbePolicy:
+    return core_health.ProbePolicy(
+        min_interval=settings.health_interval_min, max_interval=settings.health_interval_max
+    )
+
+
 async def run_pipeline(
     settings: Settings,
     conn: StashConnection,
@@ -80,13 +144,15 @@ async def run_pipeline(
     mode: Mode,
     on_outcome: Callable[[JobOutcome, RunTally], None] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], float] = wall_now,
 ) -> RunTally:
-    """Drain the queue with the actors of this release until the mode's stop condition."""
+    """Run the actors of this release until the mode's stop condition."""
     tally = RunTally()
     queue = JobQueue(settings.data_dir)
+    announce = Announcer(EventLog(settings.data_dir), now)
+    stores = load_outage_state(settings.data_dir, announce.warning)
     try:
         async with plex_http_client(transport) as plex_http, stash_http_client() as stash_http:
-            stash = StashClient(stash_http, conn)
             plex = PlexClient(
                 plex_http,
                 base_url=settings.plex_url,
@@ -96,38 +162,130 @@ async def run_pipeline(
                 read_timeout=settings.read_timeout,
             )
             syncer = SceneSyncer(
-                settings=settings, plex=plex, stash=stash, queue=queue, wall_now=wall_now
-            )
-            send, receive = trio.open_memory_channel[JobOutcome](16)
-            drain = DrainActor(
+                settings=settings,
+                plex=plex,
+                stash=StashClient(stash_http, conn),
                 queue=queue,
-                syncer=syncer,
-                policy=drain_policy(settings, mode),
-                wall_now=wall_now,
-                outcomes=send,
-                owner=f"{mode}-{uuid.uuid4().hex[:8]}",
+                wall_now=now,
             )
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_tally_outcomes, receive, tally, on_outcome)
-                tally.stop_reason = await drain.run()
+            await _supervise(
+                settings, mode, queue, announce, stores, plex, syncer, tally, on_outcome, now
+            )
     finally:
         queue.close()
     return tally
 
 
-async def _tally_outcomes(
+async def _supervise(
+    settings: Settings,
+    mode: Mode,
+    queue: JobQueue,
+    announce: Announcer,
+    stores: OutageStores,
+    plex: PlexClient,
+    syncer: SceneSyncer,
+    tally: RunTally,
+    on_outcome: Callable[[JobOutcome, RunTally], None] | None,
+    now: Callable[[], float],
+) -> None:
+    """Wire the actors with channels and run them in one nursery until the drain stops."""
+    probes = probe_policy(settings)
+    schedule = stores.schedule
+    if schedule.interval <= 0:
+        schedule = core_health.initial(probes)
+    recorder_send, recorder_recv = trio.open_memory_channel[RecorderMessage](64)
+    breaker_send, breaker_recv = trio.open_memory_channel[BreakerInput](64)
+    outcome_send, outcome_recv = trio.open_memory_channel[JobOutcome](16)
+    breaker = BreakerActor(
+        state=stores.breaker,
+        policy=core_breaker.BreakerPolicy(failure_threshold=settings.breaker_failure_threshold),
+        store=stores.files.breaker,
+        queue=queue,
+        announce=announce,
+        wall_now=now,
+        recorder=recorder_send.clone(),
+        first_probe_seconds=settings.health_interval_min,
+    )
+    recorder = OutageRecorderActor(
+        log=stores.outages,
+        store=stores.files.outages,
+        queue=queue,
+        announce=announce,
+        wall_now=now,
+        ramp=ramp_policy(settings),
+    )
+    health = HealthActor(
+        breaker=breaker,
+        prober=PlexProber(plex),
+        schedule=schedule,
+        policy=probes,
+        store=stores.files.recovery,
+        queue=queue,
+        wall_now=now,
+        reports=breaker_send.clone(),
+        recorder=recorder_send.clone(),
+    )
+    gate = BreakerGate(
+        breaker=breaker,
+        policy=ramp_policy(settings),
+        wall_now=now,
+        announce=announce,
+        ramp_start=schedule.ramp_start,
+        stop_when_open=mode == "foreground",
+    )
+    drain = DrainActor(
+        queue=queue,
+        syncer=syncer,
+        policy=drain_policy(settings, mode),
+        wall_now=now,
+        outcomes=outcome_send,
+        gate=gate,
+        owner=f"{mode}-{uuid.uuid4().hex[:8]}",
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(breaker.run, breaker_recv)
+        nursery.start_soon(recorder.run, recorder_recv)
+        # The dispatcher ends by itself once the drain closes its outcome channel.
+        nursery.start_soon(
+            _dispatch_outcomes,
+            outcome_recv,
+            breaker_send.clone(),
+            recorder_send.clone(),
+            tally,
+            on_outcome,
+        )
+        async with trio.open_nursery() as probing:
+            probing.start_soon(health.run)
+            tally.stop_reason = await drain.run()
+            probing.cancel_scope.cancel()
+        # Closing the last senders lets the breaker and recorder finish their inboxes and exit.
+        breaker_send.close()
+        recorder_send.close()
+
+
+async def _dispatch_outcomes(
     receive: trio.MemoryReceiveChannel[JobOutcome],
+    breaker: trio.MemorySendChannel[BreakerInput],
+    recorder: trio.MemorySendChannel[RecorderMessage],
     tally: RunTally,
     on_outcome: Callable[[JobOutcome, RunTally], None] | None,
 ) -> None:
-    with receive:
+    """Fan each job outcome out: breaker (passive health signal), recorder, and the run tally."""
+    with receive, breaker, recorder:
         async for outcome in receive:
-            match outcome:
-                case JobSucceeded():
-                    tally.synced += 1
-                case JobFailed():
-                    tally.failed += 1
-                case JobHeldBack():
-                    tally.held_back += 1
+            await breaker.send(outcome)
+            if isinstance(outcome, JobFailed) and outcome.error_type in OUTAGE_ERROR_TYPES:
+                await recorder.send(SceneFailed(scene_id=outcome.scene_id, at=outcome.at))
+            _count(outcome, tally)
             if on_outcome is not None:
                 on_outcome(outcome, tally)
+
+
+def _count(outcome: JobOutcome, tally: RunTally) -> None:
+    match outcome:
+        case JobSucceeded():
+            tally.synced += 1
+        case JobFailed():
+            tally.failed += 1
+        case JobHeldBack():
+            tally.held_back += 1

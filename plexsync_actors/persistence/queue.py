@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 DB_NAME = "queue.sqlite3"
+OUTAGE_TYPES = ("PlexServerDown", "PlexTemporaryError", "PlexUnauthorized")
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 50
 
@@ -345,6 +346,55 @@ class JobQueue:
             cur = db.execute(
                 """UPDATE jobs SET lease_owner = NULL, lease_until = NULL, leased_version = NULL
                    WHERE lease_owner IS NOT NULL"""
+            )
+        return cur.rowcount
+
+    # -- outages ----------------------------------------------------------------------------
+    def has_ready(self, *, now: float) -> bool:
+        row = self._db.execute(
+            """SELECT 1 FROM jobs WHERE next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?) LIMIT 1""",
+            (now, now),
+        ).fetchone()
+        return row is not None
+
+    def pending_scene_ids(self) -> set[int]:
+        return {int(row[0]) for row in self._db.execute("SELECT scene_id FROM jobs")}
+
+    def refund_attempts(self, *, since: float) -> int:
+        """Give back attempts charged at or after `since` (an outage window): a flapping Plex
+        must never dead-letter a job. Returns how many jobs got attempts back."""
+        refunded = 0
+        with self._write() as db:
+            rows = db.execute("SELECT scene_id, attempts, history FROM jobs WHERE attempts > 0")
+            for scene_id, attempts, raw in rows.fetchall():
+                history = json.loads(raw)
+                charged = sum(
+                    1
+                    for h in history
+                    if h.get("charged")
+                    and h.get("at", 0) >= since
+                    and h.get("error_type") != "PlexNotFound"
+                )
+                if charged:
+                    for h in history:
+                        if h.get("at", 0) >= since and h.get("error_type") != "PlexNotFound":
+                            h["charged"] = False
+                    db.execute(
+                        "UPDATE jobs SET attempts = ?, history = ? WHERE scene_id = ?",
+                        (max(0, attempts - charged), json.dumps(history), scene_id),
+                    )
+                    refunded += 1
+        return refunded
+
+    def wake_outage_jobs(self, *, now: float) -> int:
+        """Plex is back: jobs waiting out the outage become ready at once (the ramp paces them)."""
+        placeholders = ",".join("?" for _ in OUTAGE_TYPES)
+        with self._write() as db:
+            cur = db.execute(
+                f"""UPDATE jobs SET next_attempt_at = ?, failures = 0
+                    WHERE next_attempt_at > ? AND last_error_type IN ({placeholders})""",  # noqa: S608
+                (now, now, *OUTAGE_TYPES),
             )
         return cur.rowcount
 

@@ -1,0 +1,92 @@
+"""The drain's gate: the breaker decides whether anything may be sent; a token bucket how fast.
+
+CLOSED admits at the bucket's rate (ramping after a recovery, RECV-04); HALF_OPEN admits the
+one trial job; OPEN admits nothing (the foreground `process_queue` stops instead of waiting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from plexsync_actors.actors.announce import Announcer
+from plexsync_actors.actors.breaker import BreakerActor
+from plexsync_actors.core import breaker as breaker_core
+from plexsync_actors.core import bucket as bucket_core
+
+
+class BreakerGate:
+    def __init__(
+        self,
+        *,
+        breaker: BreakerActor,
+        policy: bucket_core.RampPolicy,
+        wall_now: Callable[[], float],
+        announce: Announcer,
+        ramp_start: float | None = None,
+        stop_when_open: bool = False,
+    ) -> None:
+        self._breaker = breaker
+        self._policy = policy
+        self._now = wall_now
+        self._announce = announce
+        self._stop_when_open = stop_when_open
+        self._was_closed = isinstance(breaker.state, breaker_core.Closed)
+        now = wall_now()
+        resume = ramp_start is not None and now - ramp_start < policy.ramp_seconds
+        self.bucket = (
+            bucket_core.start_ramp(bucket_core.Bucket(), ramp_start)
+            if resume and ramp_start is not None
+            else bucket_core.Bucket()
+        )
+        self.trial_claimed = False
+
+    @property
+    def closed(self) -> bool:
+        return isinstance(self._breaker.state, breaker_core.Closed)
+
+    def current_rate(self) -> float:
+        return bucket_core.rate_at(self.bucket, self._now(), self._policy)
+
+    async def admit(self) -> bool:
+        """Wait until one job may be sent. False: the circuit is open and we must not wait."""
+        self.trial_claimed = False
+        while True:
+            state = self._breaker.state
+            if isinstance(state, breaker_core.Closed):
+                self._note_closed()
+                self.bucket, wait = bucket_core.take(self.bucket, self._now(), self._policy)
+                if wait <= 0.0:
+                    return True
+                with trio.move_on_after(wait):
+                    await self._breaker.watch.wait_changed()
+                continue
+            self._was_closed = False
+            if isinstance(state, breaker_core.HalfOpen) and self._breaker.claim_trial():
+                self.trial_claimed = True
+                return True
+            if isinstance(state, breaker_core.Open) and self._stop_when_open:
+                return False
+            await self._breaker.watch.wait_changed()
+
+    def nothing_sent(self) -> None:
+        """Admitted, but there was no job after all: give the trial slot back."""
+        if self.trial_claimed:
+            self._breaker.release_trial()
+            self.trial_claimed = False
+
+    def record(self, ok: bool) -> None:
+        before = self.bucket.factor
+        self.bucket = bucket_core.record(self.bucket, ok, self._now(), self._policy)
+        if self.bucket.factor < before:
+            self._announce.info(
+                "Recovery ramp: more than 30 % of the last 20 jobs failed; rate halved to "
+                f"{self.current_rate():.1f} jobs/s."
+            )
+
+    def _note_closed(self) -> None:
+        if not self._was_closed:
+            self._was_closed = True
+            closed_at = self._breaker.closed_at or self._now()
+            self.bucket = bucket_core.start_ramp(self.bucket, closed_at)

@@ -1,0 +1,76 @@
+"""Token bucket with a recovery ramp: how fast the drain may send jobs. Pure.
+
+After a recovery the rate rises linearly from `initial_rate` to `max_rate` over `ramp_seconds`
+(RECV-04). If more than 30 % of the last 20 jobs of a ramp failed, the rate halves (never below
+1 job/s) and the ramp goes on from there. The bucket holds at most one token: rates are caps,
+never bursts, so a just-recovered Plex is not flattened.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+WINDOW = 20
+FAILURE_SHARE = 0.3
+MIN_RATE = 1.0
+
+
+@attrs.frozen(kw_only=True)
+class RampPolicy:
+    initial_rate: float
+    max_rate: float
+    ramp_seconds: float
+
+
+@attrs.frozen(kw_only=True)
+class Bucket:
+    tokens: float = 1.0
+    last_refill: float | None = None
+    ramp_start: float | None = None
+    factor: float = 1.0
+    recent: tuple[bool, ...] = ()
+
+
+def ramp_active(bucket: Bucket, now: float, policy: RampPolicy) -> bool:
+    return bucket.ramp_start is not None and now - bucket.ramp_start < policy.ramp_seconds
+
+
+def rate_at(bucket: Bucket, now: float, policy: RampPolicy) -> float:
+    """The rate cap (jobs per second) at `now`."""
+    if bucket.ramp_start is None or not ramp_active(bucket, now, policy):
+        return policy.max_rate
+    progress = max(0.0, (now - bucket.ramp_start) / policy.ramp_seconds)
+    base = policy.initial_rate + (policy.max_rate - policy.initial_rate) * progress
+    return max(MIN_RATE, base * bucket.factor) if bucket.factor < 1.0 else base
+
+
+def start_ramp(bucket: Bucket, now: float) -> Bucket:
+    return Bucket(tokens=0.0, last_refill=now, ramp_start=now)
+
+
+def _refill(bucket: Bucket, now: float, policy: RampPolicy) -> Bucket:
+    if bucket.last_refill is None:
+        return attrs.evolve(bucket, tokens=1.0, last_refill=now)
+    elapsed = max(0.0, now - bucket.last_refill)
+    # Integrate the rate over the interval at its midpoint: exact for the linear ramp.
+    rate = rate_at(bucket, bucket.last_refill + elapsed / 2.0, policy)
+    return attrs.evolve(bucket, tokens=min(1.0, bucket.tokens + elapsed * rate), last_refill=now)
+
+
+def take(bucket: Bucket, now: float, policy: RampPolicy) -> tuple[Bucket, float]:
+    """Try to take a token: (bucket, 0.0) when taken, else (bucket, seconds to wait first)."""
+    refilled = _refill(bucket, now, policy)
+    if refilled.tokens >= 1.0 - 1e-9:
+        return attrs.evolve(refilled, tokens=refilled.tokens - 1.0), 0.0
+    rate = rate_at(refilled, now, policy)
+    return refilled, (1.0 - refilled.tokens) / rate
+
+
+def record(bucket: Bucket, ok: bool, now: float, policy: RampPolicy) -> Bucket:
+    """Note a job outcome during a ramp; halve the rate when too many of the last 20 failed."""
+    if not ramp_active(bucket, now, policy):
+        return bucket
+    recent = (*bucket.recent, ok)[-WINDOW:]
+    if recent.count(False) > FAILURE_SHARE * WINDOW:
+        return attrs.evolve(bucket, factor=bucket.factor / 2.0, recent=())
+    return attrs.evolve(bucket, recent=recent)

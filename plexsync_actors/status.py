@@ -1,0 +1,123 @@
+"""Status and outage report built from what the actor owner persisted (read-only for others)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from plexsync_actors.actors.announce import human_duration
+from plexsync_actors.actors.supervisor import load_outage_state, probe_policy, ramp_policy
+from plexsync_actors.clock import iso_utc, wall_now
+from plexsync_actors.core import breaker as core_breaker
+from plexsync_actors.core import bucket as core_bucket
+from plexsync_actors.core.report import metrics, record_json
+from plexsync_actors.drainer_control import drainer_running
+from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def relay_events(settings: Settings) -> None:
+    """Pass the drainer's breaker/recovery sentences written since the last relay to Stash's log."""
+    if not settings.data_dir.exists():
+        return
+    for event in EventLog(settings.data_dir).take_unrelayed():
+        log.log(LEVELS.get(event.level, logging.INFO), "%s", event.message)
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    now = wall_now()
+    stores = load_outage_state(settings.data_dir, log.warning)
+    breaker = stores.breaker
+    schedule = stores.schedule
+    ramp = ramp_policy(settings)
+    with JobQueue(settings.data_dir) as queue:
+        counts = queue.counts(now=now)
+    running, pid = drainer_running(settings.data_dir)
+    bucket = core_bucket.Bucket(ramp_start=schedule.ramp_start)
+    ramp_active = core_bucket.ramp_active(bucket, now, ramp)
+    is_closed = isinstance(breaker, core_breaker.Closed)
+    interval = schedule.interval or probe_policy(settings).min_interval
+    return {
+        "breaker": {
+            "state": breaker.name,
+            "opened_at": None
+            if isinstance(breaker, core_breaker.Closed)
+            else iso_utc(breaker.opened_at),
+            "first_failure_at": iso_utc(breaker.first_failure_at),
+            "consecutive_failures": breaker.consecutive_failures,
+            "next_probe_at": None if is_closed else iso_utc(schedule.next_probe_at),
+            "probe_interval_seconds": float(interval),
+            "last_error": breaker.last_error_message,
+        },
+        "queue": {
+            "pending": counts.pending,
+            "in_flight": counts.in_flight,
+            "waiting_retry": counts.waiting_retry,
+        },
+        "dlq": {"total": counts.dlq_total, "by_error_type": counts.dlq_by_error_type},
+        "recovery": {
+            "last_probe_at": iso_utc(schedule.last_probe_at),
+            "last_recovery_at": iso_utc(schedule.last_recovery_at),
+            "ramp_active": ramp_active,
+            "ramp_progress": _ramp_progress(schedule.ramp_start, now, ramp) if ramp_active else 1.0,
+            "current_rate": round(core_bucket.rate_at(bucket, now, ramp), 3),
+            "probes_this_outage": schedule.probes_sent if not is_closed else 0,
+        },
+        "drainer": {"running": running, "pid": pid},
+        "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],
+        "recent_events": [
+            {"at": iso_utc(e.at), "level": e.level, "message": e.message}
+            for e in EventLog(settings.data_dir).recent(20)
+        ],
+    }
+
+
+def _ramp_progress(start: float | None, now: float, ramp: core_bucket.RampPolicy) -> float:
+    if start is None:
+        return 1.0
+    return round(min(1.0, max(0.0, (now - start) / ramp.ramp_seconds)), 3)
+
+
+def status_sentence(data: dict[str, Any], opened_for: float | None) -> str:
+    """e.g. "Circuit OPEN for 3m 10s; next probe in 40 s; 23 scenes waiting; DLQ 2 (…)"."""
+    breaker, queue, dlq = data["breaker"], data["queue"], data["dlq"]
+    parts = []
+    if breaker["state"] == "closed":
+        parts.append("Circuit CLOSED")
+    else:
+        label = breaker["state"].upper()
+        parts.append(f"Circuit {label} for {human_duration(opened_for or 0.0)}")
+    if data["recovery"]["ramp_active"]:
+        parts.append(f"recovery ramp at {data['recovery']['current_rate']:g} jobs/s")
+    parts.append(f"{queue['pending']} scenes waiting")
+    dlq_text = f"DLQ {dlq['total']}"
+    if dlq["by_error_type"]:
+        dlq_text += " (" + ", ".join(f"{k} {v}" for k, v in dlq["by_error_type"].items()) + ")"
+    parts.append(dlq_text)
+    parts.append("drainer " + ("running" if data["drainer"]["running"] else "not running"))
+    return "; ".join(parts) + "."
+
+
+def outage_report(settings: Settings) -> dict[str, Any]:
+    now = wall_now()
+    stores = load_outage_state(settings.data_dir, log.warning)
+    m = metrics(stores.outages, now)
+    return {
+        "outages": [record_json(r, now, iso_utc) for r in stores.outages.records],
+        "metrics": {
+            "count": m.count,
+            "completed": m.completed,
+            "mttr_seconds": _round(m.mttr_seconds),
+            "mtbf_seconds": _round(m.mtbf_seconds),
+            "availability_percent": _round(m.availability_percent),
+            "total_downtime_seconds": round(m.total_downtime_seconds, 3),
+        },
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -15,7 +15,7 @@ def iso_utc(ts: float | None) -> str | None:
     """ISO-8601 UTC text for a stored timestamp (None stays None)."""
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def monotonic() -> float:

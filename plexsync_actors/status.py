@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from plexsync_actors.actors.announce import human_duration
+from plexsync_actors.actors.announce import human_duration, human_seconds
 from plexsync_actors.actors.supervisor import load_outage_state, probe_policy, ramp_policy
 from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.core import breaker as core_breaker
@@ -82,7 +82,9 @@ def _ramp_progress(start: float | None, now: float, ramp: core_bucket.RampPolicy
     return round(min(1.0, max(0.0, (now - start) / ramp.ramp_seconds)), 3)
 
 
-def status_sentence(data: dict[str, Any], opened_for: float | None) -> str:
+def status_sentence(
+    data: dict[str, Any], opened_for: float | None, next_probe_in: float | None
+) -> str:
     """e.g. "Circuit OPEN for 3m 10s; next probe in 40 s; 23 scenes waiting; DLQ 2 (…)"."""
     breaker, queue, dlq = data["breaker"], data["queue"], data["dlq"]
     parts = []
@@ -91,6 +93,8 @@ def status_sentence(data: dict[str, Any], opened_for: float | None) -> str:
     else:
         label = breaker["state"].upper()
         parts.append(f"Circuit {label} for {human_duration(opened_for or 0.0)}")
+        if next_probe_in is not None:
+            parts.append(f"next probe in {human_seconds(max(0.0, next_probe_in))}")
     if data["recovery"]["ramp_active"]:
         parts.append(f"recovery ramp at {data['recovery']['current_rate']:g} jobs/s")
     parts.append(f"{queue['pending']} scenes waiting")

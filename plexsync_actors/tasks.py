@@ -105,9 +105,14 @@ async def _run_task(
 
 async def queue_status(ctx: TaskContext) -> dict[str, Any]:
     data = status(ctx.settings)
-    opened = data["breaker"]["opened_at"]
-    opened_for = wall_now() - dt.datetime.fromisoformat(opened).timestamp() if opened else None
-    log.info("%s", status_sentence(data, opened_for))
+    now = wall_now()
+
+    def seconds_since(iso: str | None) -> float | None:
+        return now - dt.datetime.fromisoformat(iso).timestamp() if iso else None
+
+    opened_for = seconds_since(data["breaker"]["opened_at"])
+    next_probe = seconds_since(data["breaker"]["next_probe_at"])
+    log.info("%s", status_sentence(data, opened_for, None if next_probe is None else -next_probe))
     return data
 
 

@@ -45,13 +45,15 @@ def plan_edit(
         return (
             settings.preserve_plex_edits
             and field in last_written
-            and last_written[field] != plex_value
+            and _comparable(last_written[field]) != _comparable(plex_value)
         )
 
     def scalar(field: str, wanted: str, current: str, *, blank_ok: bool) -> None:
         if not wanted and not (blank_ok and last_written.get(field)):
             return  # never blank a field PlexSync did not fill itself
-        if edited_in_plex(field, current):
+        # A Plex value that already equals Stash's is in sync, not an edit made in Plex (it may be
+        # our own write whose answer was lost): it is remembered as written.
+        if wanted != current and edited_in_plex(field, current):
             return
         written[field] = wanted
         if wanted != current:
@@ -65,7 +67,15 @@ def plan_edit(
     if settings.sync_studio:
         scalar("studio", scene.studio or "", item.studio, blank_ok=True)
     if settings.sync_date:
-        _plan_date(scene.date, item, params, written, changed, edited_in_plex)
+        # A partial date sets only the year; a date PlexSync wrote earlier is cleared when the
+        # scene's date becomes partial or empty (it would contradict the year otherwise).
+        date = (scene.date or "").strip()
+        full, partial = _FULL_DATE.match(date), _PARTIAL_DATE.match(date)
+        year = full.group(1) if full else partial.group(1) if partial else ""
+        current_date = item.originally_available_at
+        scalar("originallyAvailableAt", date if full else "", current_date, blank_ok=True)
+        current_year = str(item.year) if item.year is not None else ""
+        scalar("year", year, current_year, blank_ok=True)
     if settings.sync_tags:
         genres = _dedupe(scene.tags)[: settings.max_tags]
         _plan_tags("genre", genres, item.genres, params, written, changed, edited_in_plex)
@@ -77,33 +87,6 @@ def plan_edit(
     return EditPlan(params=tuple(params), written=written, changed_fields=tuple(changed))
 
 
-def _plan_date(
-    date: str | None,
-    item: PlexItem,
-    params: list[tuple[str, str]],
-    written: dict[str, Any],
-    changed: list[str],
-    edited_in_plex: Any,
-) -> None:
-    text = (date or "").strip()
-    full = _FULL_DATE.match(text)
-    partial = _PARTIAL_DATE.match(text)
-    year = full.group(1) if full else partial.group(1) if partial else None
-    if full and not edited_in_plex("originallyAvailableAt", item.originally_available_at):
-        written["originallyAvailableAt"] = text
-        if item.originally_available_at != text:
-            params.extend(
-                [("originallyAvailableAt.value", text), ("originallyAvailableAt.locked", "1")]
-            )
-            changed.append("originallyAvailableAt")
-    current_year = str(item.year) if item.year is not None else ""
-    if year and not edited_in_plex("year", current_year):
-        written["year"] = year
-        if current_year != year:
-            params.extend([("year.value", year), ("year.locked", "1")])
-            changed.append("year")
-
-
 def _plan_tags(
     field: str,
     wanted: list[str],
@@ -113,10 +96,11 @@ def _plan_tags(
     changed: list[str],
     edited_in_plex: Any,
 ) -> None:
-    if edited_in_plex(field, sorted(current)):
+    in_sync = _fold(wanted) == _fold(current)
+    if not in_sync and edited_in_plex(field, current):
         return
     written[field] = sorted(wanted)
-    if _fold(wanted) == _fold(current):
+    if in_sync:
         return
     if wanted:
         params.extend((f"{field}[{i}].tag.tag", name) for i, name in enumerate(wanted))
@@ -169,3 +153,8 @@ def _dedupe(names: Any) -> list[str]:
 
 def _fold(names: Any) -> set[str]:
     return {str(n).casefold() for n in names}
+
+
+def _comparable(value: Any) -> Any:
+    """Tag lists compare as Plex treats tags: without order or case."""
+    return _fold(value) if isinstance(value, (list, tuple)) else value

@@ -99,11 +99,14 @@ class PlexClient:
         content: bytes | None = None,
         auth: bool = True,
     ) -> httpx.Response:
-        url = (
-            httpx.URL(self._base + path, query=query.encode("ascii"))
-            if query
-            else (httpx.URL(self._base + path))
-        )
+        try:
+            url = (
+                httpx.URL(self._base + path, query=query.encode("ascii"))
+                if query
+                else httpx.URL(self._base + path)
+            )
+        except httpx.InvalidURL as exc:
+            raise PlexServerDown(_bad_url_message(exc)) from exc
         headers = dict(self._headers)
         if auth:
             headers["X-Plex-Token"] = self._token.reveal()
@@ -111,6 +114,8 @@ class PlexClient:
             response = await self._http.request(
                 method, url, headers=headers, content=content, timeout=self._timeout
             )
+        except httpx.UnsupportedProtocol as exc:
+            raise PlexServerDown(_bad_url_message(exc)) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise PlexServerDown(f"Plex is unreachable ({_reason(exc)}).") from exc
         except httpx.TimeoutException as exc:
@@ -184,11 +189,22 @@ def _reason(exc: Exception) -> str:
     return text[:200] if text else type(exc).__name__
 
 
+def _bad_url_message(exc: Exception) -> str:
+    return f"Plex cannot be reached: the plex_url setting is not a usable address ({_reason(exc)})."
+
+
 def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
     status = response.status_code
+    where = f"{method} {path}"
+    if 300 <= status < 400:
+        # Not followed: an edit would look applied when it never reached Plex.
+        raise PlexPermanentError(
+            f"Plex answered {status} (a redirect to {response.headers.get('location', '?')!r}) "
+            f"to {where}: set plex_url to the address Plex answers on.",
+            status=status,
+        )
     if status < 400:
         return
-    where = f"{method} {path}"
     body = response.text[:200] if response.content else ""
     if status >= 500:
         raise PlexTemporaryError(f"Plex answered {status} to {where}.", status=status)

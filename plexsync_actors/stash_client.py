@@ -198,9 +198,11 @@ class StashClient:
         except httpx.InvalidURL as exc:
             raise StashUnavailable("Stash gave a screenshot URL that is not valid.") from exc
         response = await self._send("GET", target, authenticate=same_origin)
-        if response.status_code == 404:
+        status = response.status_code
+        if status == 404 or (400 <= status < 500 and status not in (401, 403)):
+            # A scene without a usable screenshot: sync the rest, skip the poster.
             return None
-        if response.status_code != 200:
+        if status != 200:
             raise StashUnavailable(
                 f"Stash answered HTTP {response.status_code} for a scene screenshot."
             )

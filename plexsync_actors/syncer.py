@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from plexsync_actors.edits import plan_edit
 from plexsync_actors.errors import PlexNotFound, PlexPermanentError
@@ -13,10 +14,17 @@ from plexsync_actors.models import Scene
 from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.plex_client import PlexClient, PlexItem, Section
 from plexsync_actors.settings import Settings
-from plexsync_actors.stash_client import StashClient
 
 log = logging.getLogger(__name__)
 MAX_POSTER_BYTES = 9 * 1024 * 1024
+
+
+class SceneSource(Protocol):
+    """What the syncer reads from Stash (StashClient; a stub in tests)."""
+
+    async def find_scene(self, scene_id: int) -> Scene | None: ...
+
+    async def fetch_screenshot(self, url: str) -> bytes | None: ...
 
 
 class SceneSyncer:
@@ -27,7 +35,7 @@ class SceneSyncer:
         *,
         settings: Settings,
         plex: PlexClient,
-        stash: StashClient,
+        stash: SceneSource,
         queue: JobQueue,
         wall_now: Callable[[], float],
     ) -> None:
@@ -127,8 +135,19 @@ class SceneSyncer:
         ):
             new_url, new_hash, uploaded = await self._maybe_upload_poster(scene, item, poster_hash)
             if uploaded:
-                params.append(("thumb.locked", "1"))
                 changed.append("poster")
+                # Remember the upload before the PUT: if the PUT fails, the retry must not upload
+                # the same image again (the lock below is then sent by the retry).
+                self._queue.save_scene_state(
+                    scene.id,
+                    item.rating_key,
+                    written=written,
+                    poster_url=new_url,
+                    poster_sha256=new_hash,
+                    now=self._now(),
+                )
+        if self._settings.sync_poster and new_hash is not None and "thumb" not in item.locked:
+            params.append(("thumb.locked", "1"))
         if params:
             await self._plex.edit(item, params)
         self._queue.save_scene_state(

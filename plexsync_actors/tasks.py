@@ -14,6 +14,7 @@ from plexsync_actors import PLUGIN_ID, stashconn
 from plexsync_actors.actors.announce import human_duration
 from plexsync_actors.actors.supervisor import RunTally, client_id, run_pipeline, stash_http_client
 from plexsync_actors.clock import wall_now
+from plexsync_actors.dlq_tasks import recover_outage_jobs, requeue_dlq
 from plexsync_actors.drainer_control import (
     drainer_lock,
     drainer_running,
@@ -304,6 +305,8 @@ TASKS: dict[str, Handler] = {
     "queue_status": queue_status,
     "outage_summary": outage_summary,
     "health_check": health_check,
+    "recover_outage_jobs": recover_outage_jobs,
+    "requeue_dlq": requeue_dlq,
     "process_queue": process_queue,
     "all": sync_all,
     "recent": sync_recent,

@@ -243,6 +243,8 @@ class JobQueue:
                 "DELETE FROM jobs WHERE scene_id = ? AND version = ?", (job.scene_id, job.version)
             )
             if cur.rowcount:
+                # The scene's latest change is in Plex: its older dead letters are settled.
+                db.execute("DELETE FROM dlq WHERE scene_id = ?", (job.scene_id,))
                 return True
             # A newer change arrived while we synced: keep it, ready at once, with a clean slate.
             db.execute(
@@ -431,6 +433,33 @@ class JobQueue:
                       first_failure_at, last_failure_at FROM dlq ORDER BY id"""
         ).fetchall()
         return [DeadLetter(*row) for row in rows]
+
+    def requeue_dead_letters(self, ids: list[int], *, now: float) -> tuple[int, int]:
+        """Move DLQ entries back to the queue atomically, each with a fresh attempt count and
+        its failure history kept. An entry whose scene is already queued stays in the DLQ
+        (the queued change supersedes it and clears it once synced). Returns
+        (recovered, already_queued)."""
+        recovered = already = 0
+        with self._write() as db:
+            for entry_id in ids:
+                row = db.execute(
+                    "SELECT scene_id, history FROM dlq WHERE id = ?", (entry_id,)
+                ).fetchone()
+                if row is None:
+                    continue  # gone since it was listed (another run recovered it)
+                scene_id, history = int(row[0]), str(row[1])
+                queued = db.execute("SELECT 1 FROM jobs WHERE scene_id = ?", (scene_id,))
+                if queued.fetchone() is not None:
+                    already += 1
+                    continue
+                db.execute(
+                    """INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at,
+                           next_attempt_at, history) VALUES (?, 'dlq', ?, ?, ?, ?)""",
+                    (scene_id, now, now, now, history),
+                )
+                db.execute("DELETE FROM dlq WHERE id = ?", (entry_id,))
+                recovered += 1
+        return recovered, already
 
     def clear_queue(self) -> int:
         with self._write() as db:

@@ -1,0 +1,76 @@
+"""End to end: dead letters from an outage go back to the queue with Recover Outage Jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
+from plexsync_actors.testing.fake_stash import FakeStash
+from plexsync_actors.testing.harness import Plugin, wait_for
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = {
+    "max_retries": 1,
+    "breaker_failure_threshold": 3,
+    "health_interval_min": 0.2,
+    "health_interval_max": 0.5,
+    "ramp_seconds": 1.0,
+    "drainer_idle_exit_seconds": 1.0,
+}
+
+
+def test_recover_outage_jobs_brings_transient_dead_letters_back(
+    plugin: Plugin, fake_plex: tuple[FakePlex, FakePlexServer], fake_stash: FakeStash
+) -> None:
+    plex, _ = fake_plex
+    fake_stash.plugin_settings.update(SETTINGS)
+    section = plex.add_section("Movies", ["/media"])
+    pairs = {}
+    for n in range(1, 6):
+        scene = fake_stash.add_scene(title=f"Recovered {n}", files=(f"/stash/media/r{n}.mp4",))
+        pairs[scene] = plex.add_movie(section, f"/media/r{n}.mp4", title=f"r{n}")
+
+    def synced(scene: int) -> bool:
+        return plex.item(pairs[scene]).title.startswith("Recovered")
+
+    # While the circuit is closed nothing refuses to run; while open, recovery is refused.
+    plex.set_status_fault(503)
+    for scene in pairs:
+        assert plugin.hook(scene).returncode == 0
+    assert wait_for(lambda: plugin.task("queue_status").output["breaker"]["state"] == "open", 30)
+    status = plugin.task("queue_status").output
+    dead = status["dlq"]["by_error_type"].get("PlexTemporaryError", 0)
+    assert dead >= 1 and status["dlq"]["total"] == dead
+    assert status["queue"]["pending"] == 5 - dead
+    refused = plugin.task("recover_outage_jobs")
+    assert refused.returncode != 0 and "circuit is open" in refused.answer["error"]
+
+    plex.set_status_fault(None)
+    assert wait_for(lambda: plugin.task("queue_status").output["queue"]["pending"] == 0, 30)
+    dead_scenes = [s for s in pairs if not synced(s)]
+    assert len(dead_scenes) == dead
+
+    preview = plugin.task("recover_outage_jobs", dry_run="true").output
+    assert preview["matched"] == dead and preview["recovered"] == 0
+    assert plugin.task("queue_status").output["dlq"]["total"] == dead
+
+    only_not_found = plugin.task("recover_outage_jobs", error_types="PlexNotFound").output
+    assert only_not_found["matched"] == 0 and only_not_found["recovered"] == 0
+
+    recovered = plugin.task("recover_outage_jobs").output
+    assert recovered["matched"] == dead and recovered["recovered"] == dead
+    assert wait_for(lambda: all(synced(s) for s in pairs), 30)
+    assert plugin.task("queue_status").output["dlq"]["total"] == 0
+    again = plugin.task("recover_outage_jobs").output
+    assert again["recovered"] == 0 and again["matched"] == 0
+
+
+def test_recover_outage_jobs_rejects_unknown_arguments(
+    plugin: Plugin, fake_stash: FakeStash
+) -> None:
+    fake_stash.plugin_settings.update(SETTINGS)
+    run = plugin.task("recover_outage_jobs", error_types="PlexBroken")
+    assert run.returncode != 0 and "PlexBroken" in run.answer["error"]
+    run = plugin.task("recover_outage_jobs", outage="42")
+    assert run.returncode != 0 and "42" in run.answer["error"]

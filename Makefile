@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/hook_latency.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/recovery.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -203,7 +203,7 @@ class DrainActor:
                 self._queue.dead_letter(job, failure)
                 log.warning(
                     "Scene %s moved to the dead-letter queue: %s (%s). Fix the cause, then run "
-                    "'Requeue DLQ'.",
+                    "'Requeue Dead Letters'.",
                     job.scene_id,
                     exc.error_type,
                     exc,

@@ -56,6 +56,7 @@ class BreakerActor:
         self._recorder = recorder
         self._first_probe = first_probe_seconds
         self.closed_at: float | None = None  # when the circuit last closed (the ramp starts)
+        self.outcomes_seen = 0  # job outcomes (succeeded or failed) applied so far
 
     @property
     def state(self) -> core.BreakerState:
@@ -83,6 +84,11 @@ class BreakerActor:
                     effects = self._apply(event)
                     for effect in effects:
                         await self._after(effect)
+                if isinstance(message, JobSucceeded | JobFailed):
+                    # The gate waits for this before admitting the next job, so a failure that
+                    # opens the circuit stops the very next send (no job slips through).
+                    self.outcomes_seen += 1
+                    self.watch.publish(self.state)
 
     def _apply(self, event: core.BreakerEvent) -> tuple[core.Effect, ...]:
         new, effects = core.step(self.state, event, self._policy)

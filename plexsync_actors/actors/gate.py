@@ -32,7 +32,8 @@ class BreakerGate:
         self._now = wall_now
         self._announce = announce
         self._stop_when_open = stop_when_open
-        self._was_closed = isinstance(breaker.state, breaker_core.Closed)
+        # The recovery the current ramp started from (None: no ramp since this process began).
+        self._ramp_from: float | None = None
         now = wall_now()
         resume = ramp_start is not None and now - ramp_start < policy.ramp_seconds
         self.bucket = (
@@ -41,6 +42,7 @@ class BreakerGate:
             else bucket_core.Bucket()
         )
         self.trial_claimed = False
+        self._recorded = 0  # outcomes recorded here; the breaker must have seen as many
 
     @property
     def closed(self) -> bool:
@@ -52,17 +54,18 @@ class BreakerGate:
     async def admit(self) -> bool:
         """Wait until one job may be sent. False: the circuit is open and we must not wait."""
         self.trial_claimed = False
+        while self._breaker.outcomes_seen < self._recorded:
+            await self._breaker.watch.wait_changed()
         while True:
             state = self._breaker.state
             if isinstance(state, breaker_core.Closed):
-                self._note_closed()
+                self._ramp_after_recovery()
                 self.bucket, wait = bucket_core.take(self.bucket, self._now(), self._policy)
                 if wait <= 0.0:
                     return True
                 with trio.move_on_after(wait):
                     await self._breaker.watch.wait_changed()
                 continue
-            self._was_closed = False
             if isinstance(state, breaker_core.HalfOpen) and self._breaker.claim_trial():
                 self.trial_claimed = True
                 return True
@@ -77,6 +80,8 @@ class BreakerGate:
             self.trial_claimed = False
 
     def record(self, ok: bool) -> None:
+        """A sent job's outcome; the next admit waits until the breaker has seen it too."""
+        self._recorded += 1
         before = self.bucket.factor
         self.bucket = bucket_core.record(self.bucket, ok, self._now(), self._policy)
         if self.bucket.factor < before:
@@ -85,8 +90,9 @@ class BreakerGate:
                 f"{self.current_rate():.1f} jobs/s."
             )
 
-    def _note_closed(self) -> None:
-        if not self._was_closed:
-            self._was_closed = True
-            closed_at = self._breaker.closed_at or self._now()
+    def _ramp_after_recovery(self) -> None:
+        """Start a ramp at each recovery, even one that happened while the drain was idle."""
+        closed_at = self._breaker.closed_at
+        if closed_at is not None and closed_at != self._ramp_from:
+            self._ramp_from = closed_at
             self.bucket = bucket_core.start_ramp(self.bucket, closed_at)

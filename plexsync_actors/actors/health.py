@@ -79,11 +79,14 @@ class HealthActor:
                 match state:
                     case core.Closed():
                         if previous is not None and not isinstance(previous, core.Closed):
+                            recovered_at = self._breaker.closed_at or self._now()
                             self._save(
-                                schedule_core.on_recovered(self.schedule, self._now(), self._policy)
+                                schedule_core.on_recovered(
+                                    self.schedule, recovered_at, self._policy
+                                )
                             )
                         previous = state
-                        await self._breaker.watch.wait_changed()
+                        await self._until_changed(state)
                     case core.Open():
                         self._on_open(previous, state)
                         previous = state
@@ -130,13 +133,16 @@ class HealthActor:
             return
         now = self._now()
         self._save(schedule_core.on_probe_ok(self.schedule, now))
+        before = self._breaker.state
         await self._reports.send(ProbeSucceeded(at=now, latency_ms=latency))
         # Wait for the breaker to act on it; if it does not within an interval, probe again.
         with trio.move_on_after(max(self._policy.min_interval, 1.0)):
-            await self._breaker.watch.wait_changed()
+            await self._until_changed(before)
 
     async def _half_open(self) -> None:
+        before = self._breaker.state
         if not self._queue.has_ready(now=self._now()) and self._breaker.claim_trial():
+            before = self._breaker.state
             try:
                 await self._prober.authenticated_read()
             except PlexError as exc:
@@ -145,4 +151,10 @@ class HealthActor:
                 )
             else:
                 await self._reports.send(TrialReadSucceeded(at=self._now()))
-        await self._breaker.watch.wait_changed()
+        await self._until_changed(before)
+
+    async def _until_changed(self, before: core.BreakerState) -> None:
+        """Wait until the breaker's state is no longer `before` (it may already have moved on:
+        the breaker can act on our report before we get here, and that wake-up is not lost)."""
+        while self._breaker.state is before:
+            await self._breaker.watch.wait_changed()

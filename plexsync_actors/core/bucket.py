@@ -2,8 +2,10 @@
 
 After a recovery the rate rises linearly from `initial_rate` to `max_rate` over `ramp_seconds`
 (RECV-04). If more than 30 % of the last 20 jobs of a ramp failed, the rate halves (never below
-1 job/s) and the ramp goes on from there. The bucket holds at most one token: rates are caps,
-never bursts, so a just-recovered Plex is not flattened.
+1 job/s) and the ramp goes on from there. Rates are caps, never bursts, so a just-recovered
+Plex is not flattened: the bucket holds one token plus CARRY, a quarter token that absorbs the
+sender waking a little late (without it every late wake-up is lost and the achieved rate sags
+below the cap); over any window it admits at most rate x window + 1.25 jobs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import attrs
 WINDOW = 20
 FAILURE_SHARE = 0.3
 MIN_RATE = 1.0
+CARRY = 0.25
 
 
 @attrs.frozen(kw_only=True)
@@ -41,7 +44,10 @@ def rate_at(bucket: Bucket, now: float, policy: RampPolicy) -> float:
         return policy.max_rate
     progress = max(0.0, (now - bucket.ramp_start) / policy.ramp_seconds)
     base = policy.initial_rate + (policy.max_rate - policy.initial_rate) * progress
-    return max(MIN_RATE, base * bucket.factor) if bucket.factor < 1.0 else base
+    if bucket.factor >= 1.0:
+        return base
+    # Halving stops at 1 job/s, and never raises a ramp rate that was already below that.
+    return min(base, max(MIN_RATE, base * bucket.factor))
 
 
 def start_ramp(bucket: Bucket, now: float) -> Bucket:
@@ -54,7 +60,9 @@ def _refill(bucket: Bucket, now: float, policy: RampPolicy) -> Bucket:
     elapsed = max(0.0, now - bucket.last_refill)
     # Integrate the rate over the interval at its midpoint: exact for the linear ramp.
     rate = rate_at(bucket, bucket.last_refill + elapsed / 2.0, policy)
-    return attrs.evolve(bucket, tokens=min(1.0, bucket.tokens + elapsed * rate), last_refill=now)
+    return attrs.evolve(
+        bucket, tokens=min(1.0 + CARRY, bucket.tokens + elapsed * rate), last_refill=now
+    )
 
 
 def take(bucket: Bucket, now: float, policy: RampPolicy) -> tuple[Bucket, float]:

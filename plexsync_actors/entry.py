@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from plexsync_actors.longrun import main as run_main
 
         return run_main(args[1:])
+    if args[:1] == ["check-setup"]:
+        from plexsync_actors.check_setup import main as check_setup_main
+
+        return check_setup_main(args[1:])
     return run_from_stash(sys.stdin, sys.stdout, sys.stderr)
 
 

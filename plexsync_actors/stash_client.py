@@ -163,6 +163,13 @@ class StashClient:
                 return
             page += 1
 
+    async def recent_scenes(self, limit: int) -> list[Scene]:
+        """The `limit` most recently updated scenes, newest first."""
+        page = {"page": 1, "per_page": limit, "sort": "updated_at", "direction": "DESC"}
+        data = await self._query(FIND_SCENES_QUERY, {"filter": page, "scene_filter": None})
+        _, found = _scenes_page(data)
+        return [_scene_from_json(raw) for raw in found]
+
     async def count_scenes(self, *, updated_since: datetime.datetime | None = None) -> int:
         """How many scenes `find_scenes` would yield now (same `updated_since` caveats)."""
         data = await self._query(

@@ -13,6 +13,7 @@ import trio
 from plexsync_actors import PLUGIN_ID, stashconn
 from plexsync_actors.actors.announce import human_duration
 from plexsync_actors.actors.supervisor import RunTally, client_id, run_pipeline, stash_http_client
+from plexsync_actors.check_setup import check_setup, run_checks
 from plexsync_actors.clock import wall_now
 from plexsync_actors.dlq_tasks import recover_outage_jobs, requeue_dlq
 from plexsync_actors.drainer_control import (
@@ -67,6 +68,10 @@ def run_task(data: dict[str, Any]) -> Any:
     server_connection = data.get("server_connection")
     conn = connection_from(server_connection)
     assert isinstance(server_connection, dict)
+    if mode == "check_setup":
+        # It reports an unreachable Stash and invalid settings as failed checks, so it reads the
+        # settings itself instead of failing here in `load_settings`.
+        return trio.run(run_checks, conn)
     return trio.run(_run_task, TASKS[mode], args, conn, server_connection)
 
 
@@ -314,4 +319,5 @@ TASKS: dict[str, Handler] = {
     "clear_dlq": clear_dlq,
     "purge_dlq": purge_dlq,
     "background_sync": background_sync,
+    "check_setup": check_setup,
 }

@@ -246,10 +246,14 @@ async def _queue_scenes(ctx: TaskContext, since: dt.datetime | None, label: str)
     ids: list[int] = []
     async with stash_http_client() as http:
         stash = StashClient(http, ctx.conn)
+        total = await stash.count_scenes(updated_since=since)
         async for scene in stash.find_scenes(updated_since=since):
             ids.append(scene.id)
+            if len(ids) % 100 == 0:
+                # Reading from Stash is most of the work; queueing them is one transaction.
+                ctx.progress.report(0.95 * len(ids) / max(total, len(ids)))
             if len(ids) % 500 == 0:
-                log.info("Found %d scenes so far.", len(ids))
+                log.info("Found %d of %d scenes so far.", len(ids), total)
     with JobQueue(ctx.settings.data_dir) as queue:
         queue.enqueue_many(ids, reason=label, now=wall_now())
     if ids:

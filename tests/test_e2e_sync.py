@@ -109,7 +109,10 @@ def test_drainer_killed_five_times_loses_nothing(
     plex, _ = fake_plex
     mapping = library(plex, fake_stash, 150)
     plex.set_latency(0.01)  # every request takes a little while, so kills land mid-sync
-    assert plugin.task("all").output == {"queued": 150}
+    queued = plugin.task("all")
+    assert queued.output == {"queued": 150}
+    progress = [float(m) for level, m in queued.log_messages() if level == "p"]
+    assert progress and progress == sorted(progress) and progress[-1] == 1.0
     rng = random.Random(7)
     for _ in range(5):
         assert wait_for(lambda: drainer_pid(data_dir) is not None, 20)

@@ -16,12 +16,10 @@ import hmac
 import http.cookies
 import json
 import re
-import socket
-import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -29,6 +27,8 @@ from typing import Any, NamedTuple
 import graphql
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
+
+from plexsync_actors.testing.loopback import TrackingHTTPServer
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "stash_schema"
 PLUGIN_ID = "PlexSync"
@@ -542,47 +542,10 @@ def _json_reply(status: int, answer: dict[str, object]) -> _Reply:
     return _Reply(status, json.dumps(answer).encode(), "application/json")
 
 
-class _Server(ThreadingHTTPServer):
-    """Tracks open connections so `stop` can cut keep-alive connections too."""
-
-    daemon_threads = True
-    # Real servers accept bursts (Stash runs hooks several at once during scans); the default
-    # backlog of 5 would drop SYNs and cost clients seconds of retransmission.
-    request_queue_size = 128
-
+class _Server(TrackingHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeStash) -> None:
         self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        if isinstance(request, socket.socket):
-            with self._connections_lock:
-                self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        if isinstance(request, socket.socket):
-            with self._connections_lock:
-                self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                continue  # already closed by its handler
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client or `stop` cutting a connection mid-request is routine; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

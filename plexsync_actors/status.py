@@ -13,6 +13,7 @@ from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
 from plexsync_actors.drainer_control import drainer_running
 from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.outage_state import OutageFiles
 from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.settings import Settings
 
@@ -26,6 +27,12 @@ def relay_events(settings: Settings) -> None:
         return
     for event in EventLog(settings.data_dir).take_unrelayed():
         log.log(LEVELS.get(event.level, logging.INFO), "%s", event.message)
+
+
+def circuit_state(settings: Settings) -> str:
+    """Just the breaker's state name, read from breaker.json (closed when there is none)."""
+    state = OutageFiles(settings.data_dir, log.warning).breaker.load()
+    return state.name if state is not None else "closed"
 
 
 def status(settings: Settings) -> dict[str, Any]:

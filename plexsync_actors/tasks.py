@@ -30,7 +30,13 @@ from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.protocol import Progress, lenient_bool, stderr_stream
 from plexsync_actors.settings import Settings, parse_settings
 from plexsync_actors.stash_client import StashClient
-from plexsync_actors.status import outage_report, relay_events, status, status_sentence
+from plexsync_actors.status import (
+    circuit_state,
+    outage_report,
+    relay_events,
+    status,
+    status_sentence,
+)
 
 log = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.5
@@ -152,7 +158,7 @@ async def health_check(ctx: TaskContext) -> dict[str, Any]:
     from plexsync_actors.errors import PlexError
     from plexsync_actors.plex_client import PlexClient
 
-    breaker = status(ctx.settings)["breaker"]["state"]
+    breaker = circuit_state(ctx.settings)
     with JobQueue(ctx.settings.data_dir) as queue:
         identifier = client_id(queue)
     async with plex_http_client() as http:
@@ -233,7 +239,7 @@ async def _follow_drainer(ctx: TaskContext) -> dict[str, Any]:
             ctx.progress.report(done / total if total else 1.0)
             running, _ = drainer_running(data_dir)
             # Stop like the foreground drain does: nothing left ready to send, or circuit open.
-            circuit = status(ctx.settings)["breaker"]["state"]
+            circuit = circuit_state(ctx.settings)
             if counts.pending == counts.waiting_retry or not running or circuit == "open":
                 break
             await trio.sleep(FOLLOW_POLL_SECONDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from plexsync_actors.edits import plan_edit
@@ -79,46 +79,64 @@ class SceneSyncer:
         if not scene.files:
             raise PlexNotFound(f"Scene {scene.id} has no file in Stash to match in Plex.")
         paths = [apply_path_map(p, self._settings.path_map) for p in scene.files]
-        found: dict[str, PlexItem] = {}
+        listed: dict[str, PlexItem] = {}
         for section in await self.movie_sections():
-            exact: dict[str, PlexItem] = {}
             for path in paths:
                 for item in await self._plex.list_items(section.id, file=path):
-                    if any(same_file(part, path) for part in item.files):
-                        exact[item.rating_key] = item
-            if len(exact) > 1:
-                raise PlexPermanentError(
-                    f"Scene {scene.id}'s file matches {len(exact)} items in Plex library "
-                    f"{section.title!r}; PlexSync does not guess: merge or remove the duplicates."
-                )
-            found.update(exact)
+                    listed[item.rating_key] = item
+        found = self._exact(scene, listed.values(), paths)
+        if found:
+            return found
+        # `file=` is loose, and PMS decodes its value twice, so a path holding '%' is never
+        # found that way: a title search, confirmed by the exact path, covers it.
+        candidates = await self._title_candidates(scene, paths)
+        found = self._exact(scene, candidates.values(), paths)
         if not found and not self._settings.strict_matching:
-            loose = await self._match_by_basename(scene, paths)
-            if loose is not None:
-                found[loose.rating_key] = loose
+            names = {basename(p).casefold() for p in paths}
+            loose = [
+                i
+                for i in candidates.values()
+                if any(basename(f).casefold() in names for f in i.files)
+            ]
+            if len(loose) > 1:
+                raise PlexPermanentError(
+                    f"Scene {scene.id}'s file name matches {len(loose)} Plex items; PlexSync "
+                    "does not guess: fix path_map so the full path matches."
+                )
+            found = loose
         if not found:
             raise PlexNotFound(
                 f"No Plex item has the file of scene {scene.id} "
                 f"({self._describe(paths[0])}); Plex may not have scanned it yet, or path_map "
                 "needs fixing."
             )
-        return list(found.values())
+        return found
 
-    async def _match_by_basename(self, scene: Scene, paths: list[str]) -> PlexItem | None:
-        names = {basename(p).casefold() for p in paths}
+    def _exact(self, scene: Scene, items: Iterable[PlexItem], paths: list[str]) -> list[PlexItem]:
+        """The items with a part equal to one of `paths`; several in one library is ambiguous."""
+        by_section: dict[str, dict[str, PlexItem]] = {}
+        for item in items:
+            if any(same_file(part, path) for part in item.files for path in paths):
+                by_section.setdefault(item.section_id, {})[item.rating_key] = item
+        for section_id, matches in by_section.items():
+            if len(matches) > 1:
+                title = next((s.title for s in self._sections or [] if s.id == section_id), "")
+                raise PlexPermanentError(
+                    f"Scene {scene.id}'s file matches {len(matches)} items in Plex library "
+                    f"{title!r}; PlexSync does not guess: merge or remove the duplicates."
+                )
+        return [item for matches in by_section.values() for item in matches.values()]
+
+    async def _title_candidates(self, scene: Scene, paths: list[str]) -> dict[str, PlexItem]:
+        """Items found by the scene's title or its file names without extension."""
+        stems = {basename(p).rsplit(".", 1)[0] for p in paths}
+        queries = [q for q in dict.fromkeys([(scene.title or "").strip(), *sorted(stems)]) if q]
         candidates: dict[str, PlexItem] = {}
         for section in await self.movie_sections():
-            queries = {(scene.title or "").strip()} | {n.rsplit(".", 1)[0] for n in names}
-            for query in filter(None, queries):
+            for query in queries:
                 for item in await self._plex.list_items(section.id, title=query):
-                    if any(basename(f).casefold() in names for f in item.files):
-                        candidates[item.rating_key] = item
-        if len(candidates) > 1:
-            raise PlexPermanentError(
-                f"Scene {scene.id}'s file name matches {len(candidates)} Plex items; PlexSync "
-                "does not guess: fix path_map so the full path matches."
-            )
-        return next(iter(candidates.values()), None)
+                    candidates[item.rating_key] = item
+        return candidates
 
     async def _sync_item(self, scene: Scene, listed: PlexItem) -> list[str]:
         # Listings truncate tag lists: always diff against the full item.

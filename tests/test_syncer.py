@@ -169,6 +169,15 @@ async def test_a_scene_with_several_files_matches_by_any_part(rig: Rig) -> None:
     assert item.put_count == 1 and item.title == "Stash Title"
 
 
+async def test_a_path_with_percent_escapes_is_found_through_title_search(rig: Rig) -> None:
+    # PMS decodes `file=` twice, so this path never matches there; the title search does,
+    # and the exact path still decides.
+    item = rig.movie("/media/movies/50%41 off/film.mp4", title="film")
+    decoy = rig.movie("/media/movies/b/film.mp4", title="film")
+    await rig.sync(a_scene(files=("/stash/media/movies/50%41 off/film.mp4",)))
+    assert item.put_count == 1 and decoy.put_count == 0
+
+
 async def test_no_item_is_not_found(rig: Rig) -> None:
     with pytest.raises(PlexNotFound, match="scanned"):
         await rig.sync(a_scene())

@@ -17,6 +17,7 @@ from plexsync_actors.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_POSTER_BYTES = 9 * 1024 * 1024
+SECTIONS_MAX_AGE = 300.0  # seconds
 
 
 class SceneSource(Protocol):
@@ -45,6 +46,7 @@ class SceneSyncer:
         self._queue = queue
         self._now = wall_now
         self._sections: list[Section] | None = None
+        self._sections_read_at = 0.0
 
     async def sync(self, scene_id: int) -> str:
         """Sync the scene's latest data; returns a short description of what happened."""
@@ -59,7 +61,10 @@ class SceneSyncer:
         return ", ".join(sorted(set(changed))) or "no change"
 
     async def movie_sections(self) -> list[Section]:
-        if self._sections is None:
+        """The movie libraries to search; re-read now and then, since a drainer lives long and
+        libraries get added, renamed or removed in Plex."""
+        if self._sections is None or self._now() - self._sections_read_at > SECTIONS_MAX_AGE:
+            self._sections_read_at = self._now()
             sections = [s for s in await self._plex.sections() if s.kind == "movie"]
             wanted = self._settings.plex_library
             if wanted:

@@ -15,6 +15,10 @@ class InputError(PlexSyncError):
     """Stash sent input the plugin cannot act on."""
 
 
+class DataDirError(PlexSyncError):
+    """The data dir cannot hold the queue (missing rights, full disk, not a folder)."""
+
+
 class StashUnavailable(PlexSyncError):
     """Stash could not be reached or refused our credentials. Never trips the Plex breaker."""
 

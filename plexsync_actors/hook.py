@@ -7,12 +7,13 @@ the data dir is usable, even if Plex settings are wrong (they are checked at dra
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import IO, Any
 
 from plexsync_actors import PLUGIN_ID, stashconn
 from plexsync_actors.drainer_control import ensure_drainer
-from plexsync_actors.errors import InputError, StashUnavailable
+from plexsync_actors.errors import DataDirError, InputError, StashUnavailable
 from plexsync_actors.persistence.queue import JobQueue
 from plexsync_actors.protocol import WARNING, lenient_bool, log_line
 from plexsync_actors.stash_sync import fetch_plugin_settings_sync
@@ -74,10 +75,16 @@ def run_hook(data: dict[str, Any], *, now: float, stderr: IO[str]) -> Any:
     if not enabled:
         return "disabled"
     data_dir = data_dir_from(raw, conn)
-    with JobQueue(data_dir) as queue:
-        if hook_type in DROP_HOOKS:
-            dropped = queue.drop(scene_id)
-            return {"dropped": scene_id if dropped else None}
-        queue.enqueue(scene_id, reason=hook_type, now=now)
+    try:
+        with JobQueue(data_dir) as queue:
+            if hook_type in DROP_HOOKS:
+                dropped = queue.drop(scene_id)
+                return {"dropped": scene_id if dropped else None}
+            queue.enqueue(scene_id, reason=hook_type, now=now)
+    except (OSError, sqlite3.Error) as exc:
+        raise DataDirError(
+            f"Could not queue scene {scene_id} in {data_dir} ({exc}): set data_dir to a folder "
+            "PlexSync may write to, then save the scene again."
+        ) from exc
     ensure_drainer(conn, data_dir)
     return {"queued": scene_id}

@@ -260,3 +260,14 @@ def test_drainer_exits_when_idle(
     pid = drainer_pid(data_dir)
     assert pid is not None
     assert wait_for(lambda: not process_alive(pid), 10)
+
+
+def test_hook_with_an_unwritable_data_dir_answers_a_clear_error(
+    plugin: Plugin, fake_stash: FakeStash, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    fake_stash.plugin_settings["data_dir"] = str(blocker / "data")  # unwritable even for root
+    run = plugin.hook(1)
+    assert run.returncode != 0
+    assert "data_dir" in run.answer["error"] and "Traceback" not in run.stdout

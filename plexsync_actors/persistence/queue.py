@@ -166,10 +166,6 @@ class JobQueue:
         self._db.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def set_meta_if_absent(self, key: str, value: str) -> str:
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -228,13 +224,6 @@ class JobQueue:
             reason=str(row[5]),
             failures=int(row[6]),
         )
-
-    def next_due_at(self, *, now: float) -> float | None:
-        """When the earliest job becomes ready (now or in the future), or None when empty."""
-        row = self._db.execute(
-            """SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM jobs"""
-        ).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
 
     def complete(self, job: Job, *, now: float) -> bool:
         """The job's change reached Plex. Returns False when a newer change is still pending."""

@@ -394,7 +394,7 @@ class JobQueue:
         pending, in_flight, waiting = self._db.execute(
             """SELECT COUNT(*),
                       COALESCE(SUM(lease_until IS NOT NULL AND lease_until >= ?), 0),
-                      COALESCE(SUM(attempts + notfound_attempts > 0 AND next_attempt_at > ?
+                      COALESCE(SUM(last_failure_at IS NOT NULL AND next_attempt_at > ?
                                    AND (lease_until IS NULL OR lease_until < ?)), 0)
                FROM jobs""",
             (now, now, now),

@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m plexsync_actors.demo
+	$(BIN)/python -m plexsync_actors.testing.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check plexsync_actors tests bench plexsync.py

@@ -8,6 +8,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from plexsync_actors.entry import main
+from plexsync_actors.plugin.entry import main
 
 raise SystemExit(main())

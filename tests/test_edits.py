@@ -5,11 +5,11 @@ from typing import Any
 
 import attrs
 
-from plexsync_actors.edits import plan_edit
-from plexsync_actors.models import Scene
-from plexsync_actors.plex_client import PlexItem
+from plexsync_actors.plex.client import PlexItem
 from plexsync_actors.secret import Secret
 from plexsync_actors.settings import Settings
+from plexsync_actors.stash.models import Scene
+from plexsync_actors.sync.edits import plan_edit
 
 SETTINGS = Settings(plex_url="http://plex", plex_token=Secret("t"), data_dir=Path("/tmp/x"))
 

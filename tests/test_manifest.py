@@ -5,8 +5,8 @@ from pathlib import Path
 import attrs
 import yaml
 
+from plexsync_actors.plugin.tasks import TASKS
 from plexsync_actors.settings import Settings
-from plexsync_actors.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Path mapping and exact file comparison."""
 
-from plexsync_actors.matching import apply_path_map, same_file
 from plexsync_actors.settings import PathMapping
+from plexsync_actors.sync.paths import apply_path_map, same_file
 
 MAP = (
     PathMapping(stash_prefix="/data/movies", plex_prefix="/films"),

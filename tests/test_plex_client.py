@@ -16,7 +16,7 @@ from plexsync_actors.errors import (
     PlexTemporaryError,
     PlexUnauthorized,
 )
-from plexsync_actors.plex_client import PlexClient, PlexItem, encode_query
+from plexsync_actors.plex.client import PlexClient, PlexItem, encode_query
 from plexsync_actors.secret import Secret
 from plexsync_actors.testing.fake_plex import FakePlex
 

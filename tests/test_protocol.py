@@ -7,9 +7,14 @@ import sys
 
 import pytest
 
-from plexsync_actors.entry import run_from_stash
 from plexsync_actors.errors import InputError
-from plexsync_actors.protocol import encode_log_line, encode_progress, lenient_bool, parse_input
+from plexsync_actors.plugin.entry import run_from_stash
+from plexsync_actors.plugin.protocol import (
+    encode_log_line,
+    encode_progress,
+    lenient_bool,
+    parse_input,
+)
 
 
 def test_log_lines_use_stash_encoding_and_stay_short() -> None:
@@ -45,7 +50,7 @@ def test_error_answer_is_one_json_object_and_nonzero() -> None:
 def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: object) -> None:
     code = (
         "import io, sys\n"
-        "from plexsync_actors.entry import run_from_stash\n"
+        "from plexsync_actors.plugin.entry import run_from_stash\n"
         "out = io.StringIO()\n"
         "assert run_from_stash(sys.stdin, out, io.StringIO()) == 0, out.getvalue()\n"
         "print(sorted({'trio', 'httpx', 'attrs', 'cattrs', 'logging'} & set(sys.modules)))\n"

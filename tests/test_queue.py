@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from plexsync_actors.persistence.queue import Failure, JobQueue
+from plexsync_actors.persistence.jobs import Failure, JobQueue
 
 
 @pytest.fixture

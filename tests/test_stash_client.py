@@ -18,14 +18,14 @@ import httpx
 import pytest
 
 from plexsync_actors.errors import StashUnavailable
-from plexsync_actors.models import Scene, StashConnection
-from plexsync_actors.stash_client import (
+from plexsync_actors.stash.client import (
     ALL_QUERIES,
     FIND_SCENES_QUERY,
     StashClient,
     stash_local_time,
 )
-from plexsync_actors.stash_sync import fetch_plugin_settings_sync
+from plexsync_actors.stash.models import Scene, StashConnection
+from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import (
     SCHEMA_DIR,
     FakeStash,
@@ -228,8 +228,8 @@ def test_updated_since_filter_works_when_local_time_is_not_utc() -> None:
     script = textwrap.dedent(
         """
         import datetime, httpx, trio
-        from plexsync_actors.models import StashConnection
-        from plexsync_actors.stash_client import StashClient, stash_local_time
+        from plexsync_actors.stash.models import StashConnection
+        from plexsync_actors.stash.client import StashClient, stash_local_time
         from plexsync_actors.testing.fake_stash import FakeStash
         UTC = datetime.timezone.utc
         now = [datetime.datetime(2024, 5, 1, 20, 0, tzinfo=UTC)]
@@ -455,7 +455,7 @@ def test_sync_reader_raises_stash_unavailable_when_refused_or_down(fake: FakeSta
 
 def test_sync_reader_imports_neither_httpx_trio_nor_attrs() -> None:
     script = (
-        "import sys, plexsync_actors.stash_sync as s; s.fetch_plugin_settings_sync; "
+        "import sys, plexsync_actors.stash.settings_fetch as s; s.fetch_plugin_settings_sync; "
         "heavy = {'httpx', 'trio', 'attrs', 'cattrs'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from plexsync_actors.errors import PlexNotFound, PlexPermanentError, PlexTemporaryError
-from plexsync_actors.models import Scene
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.plex_client import PlexClient
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.secret import Secret
 from plexsync_actors.settings import PathMapping, Settings
-from plexsync_actors.syncer import SceneSyncer
+from plexsync_actors.stash.models import Scene
+from plexsync_actors.sync.syncer import SceneSyncer
 from plexsync_actors.testing.fake_plex import FakeItem, FakePlex
 
 TOKEN = "tok-syncer-1"

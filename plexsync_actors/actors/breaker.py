@@ -17,6 +17,7 @@ import trio
 from plexsync_actors.actors.announce import Announcer, human_seconds
 from plexsync_actors.actors.watch import Watch
 from plexsync_actors.core import breaker as core
+from plexsync_actors.core.never import assert_never
 from plexsync_actors.messages.health import (
     HealthReport,
     ProbeFailed,
@@ -26,8 +27,7 @@ from plexsync_actors.messages.health import (
 )
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
 from plexsync_actors.messages.outages import OutageEnded, OutageStarted, RecorderMessage
-from plexsync_actors.never import assert_never
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.state_files import StateFile
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import trio
 from plexsync_actors.core.retry import DeadLetter, Drop, Retry, RetryPolicy, decide
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexError, StashUnavailable
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
-from plexsync_actors.persistence.queue import Failure, Job, JobQueue
+from plexsync_actors.persistence.jobs import Failure, Job, JobQueue
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from plexsync_actors.messages.health import (
     TrialReadSucceeded,
 )
 from plexsync_actors.messages.outages import ProbeSent, RecorderMessage
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.state_files import StateFile
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ import trio
 from plexsync_actors.actors.announce import Announcer, human_duration
 from plexsync_actors.core import outages as core
 from plexsync_actors.core.bucket import RampPolicy
+from plexsync_actors.core.never import assert_never
 from plexsync_actors.messages.outages import (
     OutageEnded,
     OutageStarted,
@@ -21,8 +22,7 @@ from plexsync_actors.messages.outages import (
     RecorderMessage,
     SceneFailed,
 )
-from plexsync_actors.never import assert_never
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.state_files import StateFile
 
 RECENT_FAILURES = 2000

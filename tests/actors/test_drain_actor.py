@@ -19,7 +19,7 @@ from plexsync_actors.errors import (
     StashUnavailable,
 )
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
 
 RETRY = RetryPolicy(
     max_retries=3,

@@ -17,7 +17,6 @@ import pytest
 import trio
 from trio.testing import MockClock, wait_all_tasks_blocked
 
-from plexsync_actors.actors import supervisor
 from plexsync_actors.actors.announce import Announcer
 from plexsync_actors.actors.breaker import BreakerActor, BreakerInput
 from plexsync_actors.actors.drain import DrainActor
@@ -31,7 +30,8 @@ from plexsync_actors.errors import PlexError, PlexServerDown, PlexTemporaryError
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
 from plexsync_actors.messages.outages import RecorderMessage
 from plexsync_actors.persistence.events import EventLog
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.runtime import pipeline as supervisor
 from plexsync_actors.settings import parse_settings
 
 EPOCH = 1_700_000_000.0

@@ -14,12 +14,12 @@ import sys
 
 import trio
 
-from plexsync_actors.actors.supervisor import run_pipeline
-from plexsync_actors.drainer_control import drainer_lock, write_pid
+from plexsync_actors.drainer.control import drainer_lock, write_pid
 from plexsync_actors.errors import PlexSyncError
-from plexsync_actors.models import StashConnection
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.runtime.pipeline import run_pipeline
 from plexsync_actors.settings import Settings
+from plexsync_actors.stash.models import StashConnection
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_SECONDS = 5.0
@@ -47,8 +47,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m plexsync_actors run")
     parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
     options = parser.parse_args(argv)
-    from plexsync_actors.logsetup import configure_logging
-    from plexsync_actors.tasks import load_settings
+    from plexsync_actors.plugin.logsetup import configure_logging
+    from plexsync_actors.plugin.tasks import load_settings
 
     configure_logging(sys.stderr)
     conn = StashConnection(

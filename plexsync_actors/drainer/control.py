@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from plexsync_actors.lockfile import ProcessLock
+from plexsync_actors.persistence.lock import ProcessLock
 
 LOCK_NAME = "drainer.lock"
 PID_NAME = "drainer.pid"
@@ -41,7 +41,7 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: Path) -> int:
     """Start a detached drainer process; returns its pid. Does not wait for it."""
     import subprocess
 
-    package_parent = str(Path(__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     kwargs: dict[str, Any] = {}

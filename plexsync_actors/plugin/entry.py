@@ -10,21 +10,21 @@ import sys
 from typing import IO, Any
 
 from plexsync_actors.errors import PlexSyncError
-from plexsync_actors.protocol import ERROR, log_line, parse_input, write_result
+from plexsync_actors.plugin.protocol import ERROR, log_line, parse_input, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["drainer"]:
-        from plexsync_actors.drainer import main as drainer_main
+        from plexsync_actors.drainer.main import main as drainer_main
 
         return drainer_main()
     if args[:1] == ["run"]:
-        from plexsync_actors.longrun import main as run_main
+        from plexsync_actors.drainer.longrun import main as run_main
 
         return run_main(args[1:])
     if args[:1] == ["check-setup"]:
-        from plexsync_actors.check_setup import main as check_setup_main
+        from plexsync_actors.plugin.check_setup import main as check_setup_main
 
         return check_setup_main(args[1:])
     return run_from_stash(sys.stdin, sys.stdout, sys.stderr)
@@ -61,11 +61,11 @@ def _dispatch(raw: str, stderr: IO[str]) -> Any:
     args = data["args"]
     if "hookContext" in args:
         from plexsync_actors.clock import wall_now
-        from plexsync_actors.hook import run_hook
+        from plexsync_actors.plugin.hook import run_hook
 
         return run_hook(data, now=wall_now(), stderr=stderr)
-    from plexsync_actors.logsetup import configure_logging
-    from plexsync_actors.tasks import run_task
+    from plexsync_actors.plugin.logsetup import configure_logging
+    from plexsync_actors.plugin.tasks import run_task
 
     configure_logging(stderr)
 

@@ -10,33 +10,34 @@ from typing import Any
 import attrs
 import trio
 
-from plexsync_actors import PLUGIN_ID, stashconn
+from plexsync_actors import PLUGIN_ID
 from plexsync_actors.actors.announce import human_duration
-from plexsync_actors.actors.supervisor import RunTally, client_id, run_pipeline, stash_http_client
-from plexsync_actors.check_setup import check_setup, run_checks
 from plexsync_actors.clock import wall_now
-from plexsync_actors.dlq_tasks import recover_outage_jobs, requeue_dlq
-from plexsync_actors.drainer_control import (
+from plexsync_actors.drainer.control import (
     drainer_lock,
     drainer_running,
     ensure_drainer,
     write_pid,
 )
 from plexsync_actors.errors import InputError, SettingsError
-from plexsync_actors.logsetup import configure_logging
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
-from plexsync_actors.models import StashConnection
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.protocol import Progress, lenient_bool, stderr_stream
-from plexsync_actors.settings import Settings, parse_settings
-from plexsync_actors.stash_client import StashClient
-from plexsync_actors.status import (
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.plugin.check_setup import check_setup, run_checks
+from plexsync_actors.plugin.dlq_tasks import recover_outage_jobs, requeue_dlq
+from plexsync_actors.plugin.logsetup import configure_logging
+from plexsync_actors.plugin.protocol import Progress, lenient_bool, stderr_stream
+from plexsync_actors.plugin.status import (
     circuit_state,
     outage_report,
     relay_events,
     status,
     status_sentence,
 )
+from plexsync_actors.runtime.pipeline import RunTally, client_id, run_pipeline, stash_http_client
+from plexsync_actors.settings import Settings, parse_settings
+from plexsync_actors.stash import server_connection as stashconn
+from plexsync_actors.stash.client import StashClient
+from plexsync_actors.stash.models import StashConnection
 
 log = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.5
@@ -154,9 +155,9 @@ async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
 
 async def health_check(ctx: TaskContext) -> dict[str, Any]:
     """One active probe now; reports only, never changes the breaker (contract §8)."""
-    from plexsync_actors.actors.supervisor import plex_http_client
     from plexsync_actors.errors import PlexError
-    from plexsync_actors.plex_client import PlexClient
+    from plexsync_actors.plex.client import PlexClient
+    from plexsync_actors.runtime.pipeline import plex_http_client
 
     breaker = circuit_state(ctx.settings)
     with JobQueue(ctx.settings.data_dir) as queue:
@@ -310,7 +311,7 @@ async def purge_dlq(ctx: TaskContext) -> dict[str, Any]:
 
 async def background_sync(ctx: TaskContext) -> dict[str, Any]:
     """Long-run mode: hold the drainer lock (waiting for another drainer) and drain until killed."""
-    from plexsync_actors.longrun import run_forever
+    from plexsync_actors.drainer.longrun import run_forever
 
     await run_forever(ctx.settings, ctx.conn)
     return {"stopped": True}

@@ -6,15 +6,15 @@ import logging
 from typing import Any
 
 from plexsync_actors.actors.announce import human_duration, human_seconds
-from plexsync_actors.actors.supervisor import load_outage_state, probe_policy, ramp_policy
 from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
-from plexsync_actors.drainer_control import drainer_running
+from plexsync_actors.drainer.control import drainer_running
 from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.outage_state import OutageFiles
-from plexsync_actors.persistence.queue import JobQueue
+from plexsync_actors.runtime.pipeline import load_outage_state, probe_policy, ramp_policy
 from plexsync_actors.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,12 +11,13 @@ import sqlite3
 from pathlib import Path
 from typing import IO, Any
 
-from plexsync_actors import PLUGIN_ID, stashconn
-from plexsync_actors.drainer_control import ensure_drainer
+from plexsync_actors import PLUGIN_ID
+from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import DataDirError, InputError, StashUnavailable
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.protocol import WARNING, lenient_bool, log_line
-from plexsync_actors.stash_sync import fetch_plugin_settings_sync
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.plugin.protocol import WARNING, lenient_bool, log_line
+from plexsync_actors.stash import server_connection as stashconn
+from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
 DROP_HOOKS = {"Scene.Destroy.Post"}

@@ -26,7 +26,6 @@ import httpx
 import trio
 
 from plexsync_actors import PLUGIN_ID
-from plexsync_actors.actors.supervisor import client_id, plex_http_client, stash_http_client
 from plexsync_actors.errors import (
     InputError,
     PlexError,
@@ -37,18 +36,19 @@ from plexsync_actors.errors import (
     SettingsError,
     StashUnavailable,
 )
-from plexsync_actors.matching import apply_path_map, basename, normalise, same_file
-from plexsync_actors.models import StashConnection
-from plexsync_actors.persistence.queue import DB_NAME, JobQueue
-from plexsync_actors.plex_client import STARTING_UP_MARKER, PlexClient, PlexItem, Section
-from plexsync_actors.protocol import lenient_bool, write_result
+from plexsync_actors.persistence.jobs import DB_NAME, JobQueue
+from plexsync_actors.plex.client import STARTING_UP_MARKER, PlexClient, PlexItem, Section
+from plexsync_actors.plugin.protocol import lenient_bool, write_result
+from plexsync_actors.plugin.status import relay_events
+from plexsync_actors.runtime.pipeline import client_id, plex_http_client, stash_http_client
 from plexsync_actors.settings import Settings, parse_settings
-from plexsync_actors.stash_client import StashClient
-from plexsync_actors.stash_sync import safe_origin
-from plexsync_actors.status import relay_events
+from plexsync_actors.stash.client import StashClient
+from plexsync_actors.stash.models import StashConnection
+from plexsync_actors.stash.settings_fetch import safe_origin
+from plexsync_actors.sync.paths import apply_path_map, basename, normalise, same_file
 
 if TYPE_CHECKING:
-    from plexsync_actors.tasks import TaskContext
+    from plexsync_actors.plugin.tasks import TaskContext
 
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 5
@@ -469,7 +469,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m plexsync_actors check-setup")
     parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
     options = parser.parse_args(argv)
-    from plexsync_actors.logsetup import configure_logging
+    from plexsync_actors.plugin.logsetup import configure_logging
 
     configure_logging(sys.stderr)
     api_key = os.environ.get("STASH_API_KEY") or None

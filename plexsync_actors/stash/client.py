@@ -16,8 +16,8 @@ import attrs
 import httpx
 
 from plexsync_actors.errors import StashUnavailable
-from plexsync_actors.models import Scene, StashConnection
-from plexsync_actors.stash_sync import (
+from plexsync_actors.stash.models import Scene, StashConnection
+from plexsync_actors.stash.settings_fetch import (
     PLUGIN_SETTINGS_QUERY,
     auth_refused_message,
     graphql_failure_message,

@@ -7,13 +7,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from plexsync_actors.edits import plan_edit
 from plexsync_actors.errors import PlexNotFound, PlexPermanentError
-from plexsync_actors.matching import apply_path_map, basename, same_file
-from plexsync_actors.models import Scene
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.plex_client import PlexClient, PlexItem, Section
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.plex.client import PlexClient, PlexItem, Section
 from plexsync_actors.settings import Settings
+from plexsync_actors.stash.models import Scene
+from plexsync_actors.sync.edits import plan_edit
+from plexsync_actors.sync.paths import apply_path_map, basename, same_file
 
 log = logging.getLogger(__name__)
 MAX_POSTER_BYTES = 9 * 1024 * 1024

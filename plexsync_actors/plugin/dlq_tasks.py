@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from plexsync_actors.actors.supervisor import load_outage_state
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import dlq_select
-from plexsync_actors.drainer_control import ensure_drainer
+from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
-from plexsync_actors.persistence.queue import DeadLetter, JobQueue
-from plexsync_actors.protocol import lenient_bool
+from plexsync_actors.persistence.jobs import DeadLetter, JobQueue
+from plexsync_actors.plugin.protocol import lenient_bool
+from plexsync_actors.runtime.pipeline import load_outage_state
 
 if TYPE_CHECKING:
-    from plexsync_actors.tasks import TaskContext
+    from plexsync_actors.plugin.tasks import TaskContext
 
 log = logging.getLogger(__name__)
 

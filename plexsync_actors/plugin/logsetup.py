@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import IO
 
-from plexsync_actors.protocol import log_line
+from plexsync_actors.plugin.protocol import log_line
 
 
 class StashLogHandler(logging.Handler):

@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from plexsync_actors.models import Scene
-from plexsync_actors.plex_client import PlexItem
+from plexsync_actors.plex.client import PlexItem
 from plexsync_actors.settings import Settings
+from plexsync_actors.stash.models import Scene
 
 _FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from plexsync_actors.drainer_control import drainer_lock, write_pid
-from plexsync_actors.lockfile import ProcessLock
+from plexsync_actors.drainer.control import drainer_lock, write_pid
+from plexsync_actors.persistence.lock import ProcessLock
 
 LOG_NAME = "plexsync.log"
 LOG_BYTES = 1_000_000
@@ -64,14 +64,14 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     import attrs
 
     from plexsync_actors import PLUGIN_ID
-    from plexsync_actors.actors.supervisor import run_pipeline, stash_http_client
     from plexsync_actors.errors import PlexSyncError, StashUnavailable
-    from plexsync_actors.persistence.queue import JobQueue
+    from plexsync_actors.persistence.jobs import JobQueue
+    from plexsync_actors.plugin.tasks import connection_from
+    from plexsync_actors.runtime.pipeline import run_pipeline, stash_http_client
     from plexsync_actors.settings import parse_settings
-    from plexsync_actors.stash_client import StashClient
-    from plexsync_actors.tasks import connection_from
+    from plexsync_actors.stash.client import StashClient
 
-    log = logging.getLogger("plexsync_actors.drainer")
+    log = logging.getLogger("plexsync_actors.drainer.main")
     data_dir = Path(payload["data_dir"])
     setup_file_logging(data_dir, debug=False)
     try:

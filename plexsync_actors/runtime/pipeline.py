@@ -27,14 +27,14 @@ from plexsync_actors.core.retry import RetryPolicy
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
 from plexsync_actors.messages.outages import RecorderMessage, SceneFailed
-from plexsync_actors.models import StashConnection
 from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.outage_state import OutageFiles
-from plexsync_actors.persistence.queue import JobQueue
-from plexsync_actors.plex_client import PlexClient
+from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.settings import Settings
-from plexsync_actors.stash_client import StashClient
-from plexsync_actors.syncer import SceneSyncer
+from plexsync_actors.stash.client import StashClient
+from plexsync_actors.stash.models import StashConnection
+from plexsync_actors.sync.syncer import SceneSyncer
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from plexsync_actors.core import values
 from plexsync_actors.errors import SettingsError
 from plexsync_actors.secret import Secret
 
@@ -31,7 +32,6 @@ class Settings:
     plex_token: Secret
     data_dir: Path
     plex_library: tuple[str, ...] = ()
-    enabled: bool = True
     path_map: tuple[PathMapping, ...] = ()
     strict_matching: bool = True
     preserve_plex_edits: bool = False
@@ -65,7 +65,6 @@ class Settings:
 
 
 _BOOLS = [
-    "enabled",
     "strict_matching",
     "preserve_plex_edits",
     "sync_studio",
@@ -103,10 +102,16 @@ _POSITIVE_FLOATS = [
 ]
 
 
-def default_data_dir(stash_dir: str | None) -> Path | None:
-    if not stash_dir:
-        return None
-    return Path(stash_dir) / "plugin_data" / "PlexSync"
+def enabled_in(raw: dict[str, Any]) -> bool:
+    """The `enabled` switch (on unless switched off); SettingsError when it is not a boolean.
+
+    Settings are only ever built for an enabled plugin, so `Settings` has no such field."""
+    value = values.enabled(raw)
+    if value is None:
+        raise SettingsError(
+            f"Setting enabled is {raw.get('enabled')!r}, not a boolean: switch it on or off."
+        )
+    return value
 
 
 def _make_converter() -> cattrs.Converter:
@@ -123,6 +128,7 @@ _CONVERTER = _make_converter()
 def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
     """Validate the raw settings map; raise SettingsError naming the setting and the fix."""
     clean: dict[str, Any] = {}
+    enabled_in(raw)
     url = _string(raw, "plex_url")
     if not url:
         raise SettingsError(
@@ -143,7 +149,7 @@ def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
         )
     clean["plex_token"] = Secret(token)
     data_dir = _string(raw, "data_dir") or None
-    path = Path(data_dir) if data_dir else default_data_dir(stash_dir)
+    path = Path(data_dir) if data_dir else values.default_data_dir(stash_dir)
     if path is None:
         raise SettingsError(
             "Setting data_dir is empty and Stash sent no config Dir: set data_dir to a folder "
@@ -214,17 +220,10 @@ def _string(raw: dict[str, Any], name: str) -> str:
 
 
 def _bool(raw: dict[str, Any], name: str) -> bool:
-    value = raw[name]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off"}:
-        return False
-    raise SettingsError(f"Setting {name} is {value!r}, not a boolean: switch it on or off.")
+    value = values.parse_bool(raw[name])
+    if value is None:
+        raise SettingsError(f"Setting {name} is {raw[name]!r}, not a boolean: switch it on or off.")
+    return value
 
 
 def _number(raw: dict[str, Any], name: str) -> float:

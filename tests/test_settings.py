@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from plexsync_actors.errors import SettingsError
-from plexsync_actors.settings import PathMapping, parse_settings
+from plexsync_actors.settings import PathMapping, enabled_in, parse_settings
 
 BASE = {"plex_url": "http://plex:32400/", "plex_token": "secret-token"}
 
@@ -14,7 +14,8 @@ def test_defaults_apply_to_unset_keys() -> None:
     s = parse_settings(dict(BASE), stash_dir="/stash")
     assert s.plex_url == "http://plex:32400"
     assert s.data_dir == Path("/stash/plugin_data/PlexSync")
-    assert (s.max_retries, s.retry_base_seconds, s.max_rate, s.enabled) == (5, 5.0, 20.0, True)
+    assert (s.max_retries, s.retry_base_seconds, s.max_rate) == (5, 5.0, 20.0)
+    assert enabled_in(dict(BASE)) is True
 
 
 def test_numbers_and_booleans_are_parsed_leniently() -> None:

@@ -24,7 +24,8 @@ from plexsync_actors.stash.client import (
     StashClient,
     stash_local_time,
 )
-from plexsync_actors.stash.models import Scene, StashConnection
+from plexsync_actors.stash.connection import StashConnection
+from plexsync_actors.stash.models import Scene
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import (
     SCHEMA_DIR,
@@ -228,7 +229,7 @@ def test_updated_since_filter_works_when_local_time_is_not_utc() -> None:
     script = textwrap.dedent(
         """
         import datetime, httpx, trio
-        from plexsync_actors.stash.models import StashConnection
+        from plexsync_actors.stash.connection import StashConnection
         from plexsync_actors.stash.client import StashClient, stash_local_time
         from plexsync_actors.testing.fake_stash import FakeStash
         UTC = datetime.timezone.utc

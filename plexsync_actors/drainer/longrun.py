@@ -19,7 +19,7 @@ from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.runtime.pipeline import run_pipeline
 from plexsync_actors.settings import Settings
-from plexsync_actors.stash.models import StashConnection
+from plexsync_actors.stash.connection import StashConnection
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_SECONDS = 5.0
@@ -47,10 +47,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m plexsync_actors run")
     parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
     options = parser.parse_args(argv)
-    from plexsync_actors.plugin.logsetup import configure_logging
-    from plexsync_actors.plugin.tasks import load_settings
+    from plexsync_actors.drainer.logs import log_to_terminal
+    from plexsync_actors.runtime.config import load_settings
 
-    configure_logging(sys.stderr)
+    log_to_terminal(sys.stderr)
     conn = StashConnection(
         base_url=options.stash_url.rstrip("/"), api_key=os.environ.get("STASH_API_KEY") or None
     )

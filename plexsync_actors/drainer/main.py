@@ -17,10 +17,6 @@ from typing import Any
 from plexsync_actors.drainer.control import drainer_lock, write_pid
 from plexsync_actors.persistence.lock import ProcessLock
 
-LOG_NAME = "plexsync.log"
-LOG_BYTES = 1_000_000
-LOG_BACKUPS = 3
-
 
 def main() -> int:
     try:
@@ -40,40 +36,24 @@ def main() -> int:
     return trio.run(_drain, payload, lock)
 
 
-def setup_file_logging(data_dir: Path, *, debug: bool) -> None:
-    import logging
-    import logging.handlers
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        data_dir / LOG_NAME, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     import logging
 
     import attrs
 
     from plexsync_actors import PLUGIN_ID
+    from plexsync_actors.drainer.logs import log_to_file
     from plexsync_actors.errors import PlexSyncError, StashUnavailable
     from plexsync_actors.persistence.jobs import JobQueue
-    from plexsync_actors.plugin.tasks import connection_from
-    from plexsync_actors.runtime.pipeline import run_pipeline, stash_http_client
+    from plexsync_actors.runtime.clients import stash_http_client
+    from plexsync_actors.runtime.pipeline import run_pipeline
     from plexsync_actors.settings import parse_settings
     from plexsync_actors.stash.client import StashClient
+    from plexsync_actors.stash.connection import connection_from
 
     log = logging.getLogger("plexsync_actors.drainer.main")
     data_dir = Path(payload["data_dir"])
-    setup_file_logging(data_dir, debug=False)
+    log_to_file(data_dir, debug=False)
     try:
         conn = connection_from(payload.get("server_connection"))
         async with stash_http_client() as http:
@@ -91,7 +71,7 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         log.error("Queued scenes wait until this is fixed: %s", exc)
         lock.release()
         return 1
-    setup_file_logging(data_dir, debug=settings.debug_logging)
+    log_to_file(data_dir, debug=settings.debug_logging)
     while True:
         try:
             write_pid(data_dir)

@@ -16,10 +16,9 @@ import logging
 import os
 import re
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import httpx
@@ -27,7 +26,6 @@ import trio
 
 from plexsync_actors import PLUGIN_ID
 from plexsync_actors.errors import (
-    InputError,
     PlexError,
     PlexServerDown,
     PlexSyncError,
@@ -36,24 +34,25 @@ from plexsync_actors.errors import (
     SettingsError,
     StashUnavailable,
 )
-from plexsync_actors.persistence.jobs import DB_NAME, JobQueue
 from plexsync_actors.plex.client import STARTING_UP_MARKER, PlexClient, PlexItem, Section
-from plexsync_actors.plugin.protocol import lenient_bool, write_result
+from plexsync_actors.plugin.context import TaskContext
+from plexsync_actors.plugin.protocol import write_result
 from plexsync_actors.plugin.status import relay_events
-from plexsync_actors.runtime.pipeline import client_id, plex_http_client, stash_http_client
-from plexsync_actors.settings import Settings, parse_settings
+from plexsync_actors.runtime.clients import (
+    plex_client,
+    plex_http_client,
+    stash_http_client,
+    stored_client_id,
+)
+from plexsync_actors.settings import Settings, enabled_in, parse_settings
 from plexsync_actors.stash.client import StashClient
-from plexsync_actors.stash.models import StashConnection
+from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.settings_fetch import safe_origin
 from plexsync_actors.sync.paths import apply_path_map, basename, normalise, same_file
-
-if TYPE_CHECKING:
-    from plexsync_actors.plugin.tasks import TaskContext
 
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 5
 MIN_FREE_BYTES = 50 * 1024 * 1024
-FALLBACK_CLIENT_ID = "plexsync-check-setup"
 STARTING_UP_FIX = "Plex is still starting up: wait until it finishes, then run Check Setup again."
 REFUSED_FIX = (
     "Set plex_token to a valid X-Plex-Token for this server "
@@ -182,11 +181,8 @@ class _Setup:
 
     async def check_settings(self) -> str:
         try:
-            if not lenient_bool(self.raw.get("enabled"), default=True):
+            if not enabled_in(self.raw):
                 raise _Disabled
-        except InputError:
-            pass  # parse_settings names the bad value below
-        try:
             self.settings = parse_settings(self.raw, stash_dir=self.conn.stash_dir)
         except SettingsError as exc:
             raise _Failed("PlexSync's settings in Stash are not valid.", str(exc)) from exc
@@ -201,14 +197,7 @@ class _Setup:
 
     async def check_plex(self) -> str:
         s = self.settings
-        self.plex = PlexClient(
-            self.plex_http,
-            base_url=s.plex_url,
-            token=s.plex_token,
-            client_id=_client_id(s),
-            connect_timeout=s.connect_timeout,
-            read_timeout=s.read_timeout,
-        )
+        self.plex = plex_client(self.plex_http, s, stored_client_id(s.data_dir))
         try:
             identity = await self.plex.identity()
         except PlexError as exc:
@@ -393,17 +382,6 @@ def _stash_fix(message: str, conn: StashConnection, origin: str) -> str:
         f"Make sure Stash is running and answers at {origin} (from a terminal, pass --stash-url "
         "with Stash's address), then run Check Setup again."
     )
-
-
-def _client_id(settings: Settings) -> str:
-    """The stored X-Plex-Client-Identifier when the queue exists: a check creates no state."""
-    if not (settings.data_dir / DB_NAME).is_file():
-        return FALLBACK_CLIENT_ID
-    try:
-        with JobQueue(settings.data_dir) as queue:
-            return client_id(queue)
-    except (OSError, sqlite3.Error):
-        return FALLBACK_CLIENT_ID
 
 
 def _plex_fix(exc: PlexError, origin: str, *, on_unauthorized: str = REFUSED_FIX) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core import breaker as core_breaker
@@ -11,11 +11,9 @@ from plexsync_actors.core import dlq_select
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
 from plexsync_actors.persistence.jobs import DeadLetter, JobQueue
+from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.plugin.protocol import lenient_bool
-from plexsync_actors.runtime.pipeline import load_outage_state
-
-if TYPE_CHECKING:
-    from plexsync_actors.plugin.tasks import TaskContext
+from plexsync_actors.runtime.state import load_outage_state
 
 log = logging.getLogger(__name__)
 

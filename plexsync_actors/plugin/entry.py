@@ -13,20 +13,8 @@ from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.plugin.protocol import ERROR, log_line, parse_input, write_result
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["drainer"]:
-        from plexsync_actors.drainer.main import main as drainer_main
-
-        return drainer_main()
-    if args[:1] == ["run"]:
-        from plexsync_actors.drainer.longrun import main as run_main
-
-        return run_main(args[1:])
-    if args[:1] == ["check-setup"]:
-        from plexsync_actors.plugin.check_setup import main as check_setup_main
-
-        return check_setup_main(args[1:])
+def main() -> int:
+    """Stash's `exec` (through `plexsync.py`): one hook or task run over stdin and stdout."""
     return run_from_stash(sys.stdin, sys.stdout, sys.stderr)
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from plexsync_actors import PLUGIN_ID
+from plexsync_actors.core import values
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import DataDirError, InputError, StashUnavailable
 from plexsync_actors.persistence.jobs import JobQueue
-from plexsync_actors.plugin.protocol import WARNING, lenient_bool, log_line
-from plexsync_actors.stash import server_connection as stashconn
+from plexsync_actors.plugin.protocol import WARNING, log_line
+from plexsync_actors.stash import server_connection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
@@ -43,37 +44,33 @@ def scene_id_of(hook_context: Any) -> tuple[int, str]:
     return scene_id, str(hook_type)
 
 
-def data_dir_from(raw: dict[str, Any], server_connection: dict[str, Any]) -> Path:
+def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
     configured = raw.get("data_dir")
     if isinstance(configured, str) and configured.strip():
         return Path(configured.strip())
-    base = stashconn.stash_dir(server_connection)
-    if base is None:
+    default = values.default_data_dir(server_connection.stash_dir(conn))
+    if default is None:
         raise InputError(
             "Stash sent no config Dir and the data_dir setting is empty: set data_dir in "
             "Settings > Plugins > PlexSync."
         )
-    return Path(base) / "plugin_data" / "PlexSync"
+    return default
 
 
 def run_hook(data: dict[str, Any], *, now: float, stderr: IO[str]) -> Any:
     """Handle one hook invocation; returns the `output` value."""
     scene_id, hook_type = scene_id_of(data["args"].get("hookContext"))
     conn = data.get("server_connection")
-    url = stashconn.base_url(conn)
+    url = server_connection.base_url(conn)
     assert isinstance(conn, dict)
     try:
-        raw = fetch_plugin_settings_sync(url, stashconn.auth_headers(conn), PLUGIN_ID)
+        raw = fetch_plugin_settings_sync(url, server_connection.auth_headers(conn), PLUGIN_ID)
     except StashUnavailable as exc:
         log_line(
             stderr, WARNING, f"Could not read PlexSync settings ({exc}); queued with defaults."
         )
         raw = {}
-    try:
-        enabled = lenient_bool(raw.get("enabled"), default=True)
-    except InputError:
-        enabled = True  # a malformed switch must not lose saves; tasks report it
-    if not enabled:
+    if values.enabled(raw) is False:  # a malformed switch (None) must not lose saves
         return "disabled"
     data_dir = data_dir_from(raw, conn)
     try:

@@ -9,6 +9,7 @@ import json
 import sys
 from typing import IO, Any
 
+from plexsync_actors.core.values import parse_bool
 from plexsync_actors.errors import InputError
 
 # Stash reads stderr line by line with a 64 KiB limit; stay far below it.
@@ -93,16 +94,10 @@ def lenient_bool(value: Any, *, default: bool) -> bool:
     """Parse a boolean arg as Stash passes it (defaultArgs arrive as strings)."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off"}:
-        return False
-    raise InputError(f"Argument value {value!r} is not a boolean: use true or false.")
+    parsed = parse_bool(value)
+    if parsed is None:
+        raise InputError(f"Argument value {value!r} is not a boolean: use true or false.")
+    return parsed
 
 
 def stdout_stream() -> IO[str]:

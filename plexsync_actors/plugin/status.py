@@ -1,7 +1,10 @@
-"""Status and outage report built from what the actor owner persisted (read-only for others)."""
+"""Status and outage report, built from what the actor owner persisted; the read-only task modes.
+
+Queue Status, Outage Summary and Health Check change nothing (contract §8)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -11,10 +14,14 @@ from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
 from plexsync_actors.drainer.control import drainer_running
+from plexsync_actors.errors import PlexError
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.outage_state import OutageFiles
-from plexsync_actors.runtime.pipeline import load_outage_state, probe_policy, ramp_policy
+from plexsync_actors.plugin.context import TaskContext
+from plexsync_actors.runtime.clients import plex_client, plex_http_client, stored_client_id
+from plexsync_actors.runtime.policies import probe_policy, ramp_policy
+from plexsync_actors.runtime.state import load_outage_state
 from plexsync_actors.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,3 +139,57 @@ def outage_report(settings: Settings) -> dict[str, Any]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+# -- the read-only task modes --------------------------------------------------------------
+
+
+async def queue_status(ctx: TaskContext) -> dict[str, Any]:
+    data = status(ctx.settings)
+    now = wall_now()
+
+    def seconds_since(iso: str | None) -> float | None:
+        return now - dt.datetime.fromisoformat(iso).timestamp() if iso else None
+
+    opened_for = seconds_since(data["breaker"]["opened_at"])
+    next_probe = seconds_since(data["breaker"]["next_probe_at"])
+    log.info("%s", status_sentence(data, opened_for, None if next_probe is None else -next_probe))
+    return data
+
+
+async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
+    report = outage_report(ctx.settings)
+    m = report["metrics"]
+    log.info(
+        "Outage report: %d outages tracked, total downtime %s, MTTR %s, MTBF %s, availability %s.",
+        m["count"],
+        human_duration(m["total_downtime_seconds"]),
+        "n/a" if m["mttr_seconds"] is None else human_duration(m["mttr_seconds"]),
+        "n/a" if m["mtbf_seconds"] is None else human_duration(m["mtbf_seconds"]),
+        "n/a" if m["availability_percent"] is None else f"{m['availability_percent']:.2f} %",
+    )
+    for outage in report["outages"][:10]:
+        log.info(
+            "Outage %s: started %s, %s%s, %d scenes affected, first error %s.",
+            outage["id"],
+            outage["started_at"],
+            "ongoing for " if outage["ongoing"] else "lasted ",
+            human_duration(outage["duration_seconds"]),
+            outage["jobs_affected"],
+            outage["first_error"],
+        )
+    return report
+
+
+async def health_check(ctx: TaskContext) -> dict[str, Any]:
+    """One active probe now; reports only, never changes the breaker (contract §8)."""
+    breaker = circuit_state(ctx.settings)
+    async with plex_http_client() as http:
+        plex = plex_client(http, ctx.settings, stored_client_id(ctx.settings.data_dir))
+        try:
+            latency = (await plex.identity()).latency_ms
+        except PlexError as exc:
+            log.warning("Plex is not healthy: %s (%s).", exc.error_type, exc)
+            return {"healthy": False, "latency_ms": None, "breaker": breaker, "error": str(exc)}
+    log.info("Plex answered /identity in %.0f ms; circuit %s.", latency, breaker)
+    return {"healthy": True, "latency_ms": round(latency, 1), "breaker": breaker}

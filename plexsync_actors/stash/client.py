@@ -16,7 +16,8 @@ import attrs
 import httpx
 
 from plexsync_actors.errors import StashUnavailable
-from plexsync_actors.stash.models import Scene, StashConnection
+from plexsync_actors.stash.connection import StashConnection
+from plexsync_actors.stash.models import Scene
 from plexsync_actors.stash.settings_fetch import (
     PLUGIN_SETTINGS_QUERY,
     auth_refused_message,

@@ -1,8 +1,9 @@
 """The outage actors under virtual time: breaker, health probes, gate and ramp, outage record.
 
-Real actors over real state files and a real queue, wired as `supervisor._supervise` wires them.
-The test plays Plex: job outcomes go in on the drain's outcome channel (the real dispatcher fans
-them out to the breaker and the recorder) and `FakePlex` answers the health actor's probes.
+Real actors over real state files and a real queue, built by the production wiring
+(`runtime.pipeline.wire`). The test plays Plex: job outcomes go in on the drain's outcome channel
+(the real dispatcher fans them out to the breaker and the recorder) and `FakePlex` answers the
+health actor's probes and the drain's syncs.
 """
 
 from __future__ import annotations
@@ -18,20 +19,15 @@ import trio
 from trio.testing import MockClock, wait_all_tasks_blocked
 
 from plexsync_actors.actors.announce import Announcer
-from plexsync_actors.actors.breaker import BreakerActor, BreakerInput
-from plexsync_actors.actors.drain import DrainActor
-from plexsync_actors.actors.gate import BreakerGate
-from plexsync_actors.actors.health import HealthActor
-from plexsync_actors.actors.recorder import OutageRecorderActor
-from plexsync_actors.core.breaker import BreakerPolicy, Closed, HalfOpen, Open
-from plexsync_actors.core.health import initial
+from plexsync_actors.core.breaker import Closed, HalfOpen, Open
 from plexsync_actors.core.outages import OutageRecord
 from plexsync_actors.errors import PlexError, PlexServerDown, PlexTemporaryError
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
-from plexsync_actors.messages.outages import RecorderMessage
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
-from plexsync_actors.runtime import pipeline as supervisor
+from plexsync_actors.runtime.pipeline import RunTally, wire
+from plexsync_actors.runtime.policies import probe_policy, ramp_policy
+from plexsync_actors.runtime.state import load_outage_state
 from plexsync_actors.settings import parse_settings
 
 EPOCH = 1_700_000_000.0
@@ -41,7 +37,7 @@ SETTINGS = parse_settings(
     {"plex_url": "http://plex:32400", "plex_token": "t", "breaker_failure_threshold": THRESHOLD},
     stash_dir="/stash",
 )
-PROBES, RAMP = supervisor.probe_policy(SETTINGS), supervisor.ramp_policy(SETTINGS)
+PROBES, RAMP = probe_policy(SETTINGS), ramp_policy(SETTINGS)
 BACKOFF = [5, 10, 20, 40, 60, 60]
 
 
@@ -95,52 +91,22 @@ class Rig:
         self.admitted = admitted  # (time, breaker state) of each job the gate let through
         self.script: list[bool] = []
         self.warnings: list[str] = []
-        stores = supervisor.load_outage_state(data_dir, self.warnings.append)
+        stores = load_outage_state(data_dir, self.warnings.append)
         self.files, self.events = stores.files, EventLog(data_dir)
-        announce = Announcer(self.events, wall)
-        schedule = stores.schedule if stores.schedule.interval > 0 else initial(PROBES)
-        to_recorder, self._recorder_inbox = trio.open_memory_channel[RecorderMessage](64)
-        to_breaker, self._breaker_inbox = trio.open_memory_channel[BreakerInput](64)
-        self.outcomes, self._outcomes = trio.open_memory_channel[JobOutcome](16)
-        fan_out = (to_breaker.clone(), to_recorder.clone(), supervisor.RunTally(), None)
-        self._dispatcher = (self._outcomes, *fan_out)
-        self.breaker = BreakerActor(
-            state=stores.breaker,
-            policy=BreakerPolicy(failure_threshold=THRESHOLD),
-            store=stores.files.breaker,
+        self.pipeline = wire(
+            settings=SETTINGS,
+            mode="drainer",
             queue=queue,
-            announce=announce,
-            wall_now=wall,
-            recorder=to_recorder.clone(),
-            first_probe_seconds=PROBES.min_interval,
-        )
-        self.recorder = OutageRecorderActor(
-            log=stores.outages,
-            store=stores.files.outages,
-            queue=queue,
-            announce=announce,
-            wall_now=wall,
-            ramp=RAMP,
-        )
-        self.health = HealthActor(
-            breaker=self.breaker,
+            announce=Announcer(self.events, wall),
+            stores=stores,
             prober=plex,
-            schedule=schedule,
-            policy=PROBES,
-            store=stores.files.recovery,
-            queue=queue,
-            wall_now=wall,
-            reports=to_breaker,
-            recorder=to_recorder,
+            syncer=plex,
+            now=wall,
             rng=random.Random(len(admitted)),  # a restarted process draws other jitter
         )
-        self.gate = BreakerGate(
-            breaker=self.breaker,
-            policy=RAMP,
-            wall_now=wall,
-            announce=announce,
-            ramp_start=schedule.ramp_start,
-        )
+        self.breaker, self.health = self.pipeline.breaker, self.pipeline.health
+        self.gate, self.drain = self.pipeline.gate, self.pipeline.drain
+        self.outcomes = self.pipeline.outcome_sender()
         plex.state = lambda: self.breaker.state.name
 
     def restart(self) -> Rig:
@@ -150,9 +116,7 @@ class Rig:
     async def running(self) -> AsyncIterator[Rig]:
         """Run the actors until the block ends, which kills them as a crash would."""
         async with trio.open_nursery() as self._nursery:
-            self._nursery.start_soon(self.breaker.run, self._breaker_inbox)
-            self._nursery.start_soon(self.recorder.run, self._recorder_inbox)
-            self._nursery.start_soon(supervisor._dispatch_outcomes, *self._dispatcher)
+            self.pipeline.start_listeners(self._nursery, RunTally())
             self._nursery.start_soon(self.health.run)
             await wait_all_tasks_blocked()
             yield self
@@ -421,18 +385,10 @@ async def test_one_hour_outage_and_recovery_through_the_real_drain(
 ) -> None:
     scenes = list(range(1, 7))
     rig.queue.enqueue_many(scenes, reason="hook", now=wall())
-    drain = DrainActor(
-        queue=rig.queue,
-        syncer=rig.plex,
-        policy=supervisor.drain_policy(SETTINGS, "drainer"),
-        wall_now=wall,
-        outcomes=rig.outcomes,
-        gate=rig.gate,
-    )
     with trio.fail_after(2 * 3600):
         async with rig.running():
             rig.plex.up_at = 3600.0
-            assert "idle" in await drain.run()
+            assert "idle" in await rig.drain.run()
     # The failures that opened it; while OPEN nothing; one trial; then the five other scenes.
     assert rig.plex.syncs == ["closed"] * THRESHOLD + ["half_open"] + ["closed"] * 5
     assert rig.queue.pending_count() == 0 and rig.queue.dead_letters() == []

@@ -1,0 +1,43 @@
+"""Values as Stash hands them over, parsed with the standard library only.
+
+Shared by the hook fast path (which must not import attrs or cattrs, as `settings.py` does), task
+argument parsing and settings validation, so all three read a switch the same way. Callers turn
+`None` ("not a value of this kind") into their own error or default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def parse_bool(value: object) -> bool | None:
+    """A boolean as Stash may send one (true/false, 0/1, "true", "off", ...); None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value) if value in (0, 1) else None
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def enabled(raw: Mapping[str, object]) -> bool | None:
+    """The `enabled` switch of a settings map: on when unset, None when it is not a boolean."""
+    value = raw.get("enabled")
+    if value is None or value == "":
+        return True
+    return parse_bool(value)
+
+
+def default_data_dir(stash_dir: str | None) -> Path | None:
+    """`{Dir}/plugin_data/PlexSync`: outside the plugin folder, so an update keeps the queue."""
+    if not stash_dir:
+        return None
+    return Path(stash_dir) / "plugin_data" / "PlexSync"

@@ -1,0 +1,18 @@
+"""The settings in force: read from Stash and validated, for a task run or the long-run mode."""
+
+from __future__ import annotations
+
+from plexsync_actors import PLUGIN_ID
+from plexsync_actors.runtime.clients import stash_http_client
+from plexsync_actors.settings import Settings, enabled_in, parse_settings
+from plexsync_actors.stash.client import StashClient
+from plexsync_actors.stash.connection import StashConnection
+
+
+async def load_settings(conn: StashConnection) -> Settings | None:
+    """Read and validate the plugin settings from Stash; None when PlexSync is disabled."""
+    async with stash_http_client() as http:
+        raw = await StashClient(http, conn).plugin_settings(PLUGIN_ID)
+    if not enabled_in(raw):
+        return None
+    return parse_settings(raw, stash_dir=conn.stash_dir)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from plexsync_actors.persistence.jobs import Failure, JobQueue
+from plexsync_actors.persistence.database import Failure
+from plexsync_actors.persistence.jobs import JobQueue
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexsync_actors.core.retry import DeadLetter, Drop, Retry, RetryPolicy, backoff_delay, decide
+from plexsync_actors.core.retry import Drop, GiveUp, Retry, RetryPolicy, backoff_delay, decide
 
 POLICY = RetryPolicy(
     max_retries=3,
@@ -45,7 +45,7 @@ def test_temporary_error_is_charged_and_dead_lettered_after_max_retries() -> Non
         now=100,
         jitter=0.5,
     )
-    assert isinstance(last, DeadLetter)
+    assert isinstance(last, GiveUp)
 
 
 def test_server_down_and_unauthorized_never_use_up_retries() -> None:
@@ -65,7 +65,7 @@ def test_permanent_error_goes_to_the_dlq_at_once() -> None:
         now=0,
         jitter=0.1,
     )
-    assert isinstance(decision, DeadLetter)
+    assert isinstance(decision, GiveUp)
 
 
 def test_not_found_uses_its_own_slower_schedule_then_dlq() -> None:
@@ -76,7 +76,7 @@ def test_not_found_uses_its_own_slower_schedule_then_dlq() -> None:
     final = decide(
         error_type="PlexNotFound", attempts=0, notfound_attempts=3, policy=POLICY, now=0, jitter=0
     )
-    assert isinstance(final, DeadLetter)
+    assert isinstance(final, GiveUp)
 
 
 def test_not_found_is_dropped_when_skip_not_found() -> None:

@@ -157,7 +157,7 @@ def _event_for(message: BreakerInput) -> core.BreakerEvent | None:
         case ProbeSucceeded(at=at, latency_ms=latency):
             return core.ProbeOk(at=at, latency_ms=latency)
         case ProbeFailed(at=at, error_type=kind, message=text):
-            return core.ProbeFailed(at=at, error_type=kind, message=text)
+            return core.ProbeNotOk(at=at, error_type=kind, message=text)
         case JobHeldBack():
             return None
         case _:

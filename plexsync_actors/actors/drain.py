@@ -15,10 +15,11 @@ from typing import Protocol
 import attrs
 import trio
 
-from plexsync_actors.core.retry import DeadLetter, Drop, Retry, RetryPolicy, decide
+from plexsync_actors.core.retry import Drop, GiveUp, Retry, RetryPolicy, decide
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexError, StashUnavailable
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
-from plexsync_actors.persistence.jobs import Failure, Job, JobQueue
+from plexsync_actors.persistence.database import Failure, Job
+from plexsync_actors.persistence.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class DrainActor:
             http_status=exc.status,
             at=now,
             charged=(isinstance(decision, Retry) and decision.charged)
-            or isinstance(decision, DeadLetter),
+            or isinstance(decision, GiveUp),
         )
         retry_at: float | None = None
         match decision:
@@ -199,7 +200,7 @@ class DrainActor:
                     exc,
                     decision.at - now,
                 )
-            case DeadLetter():
+            case GiveUp():
                 self._queue.dead_letter(job, failure)
                 log.warning(
                     "Scene %s moved to the dead-letter queue: %s (%s). Fix the cause, then run "
@@ -218,7 +219,7 @@ class DrainActor:
                 error_type=exc.error_type,
                 message=str(exc),
                 http_status=exc.status,
-                dead_lettered=isinstance(decision, DeadLetter),
+                dead_lettered=isinstance(decision, GiveUp),
                 retry_at=retry_at,
             )
         )

@@ -77,7 +77,9 @@ class ProbeOk:
 
 
 @attrs.frozen(kw_only=True)
-class ProbeFailed:
+class ProbeNotOk:
+    """A health probe failed (the message `messages.health.ProbeFailed` carries it here)."""
+
     at: float
     error_type: str
     message: str
@@ -88,7 +90,7 @@ class TrialStarted:
     at: float
 
 
-BreakerEvent = Succeeded | Failed | ProbeOk | ProbeFailed | TrialStarted
+BreakerEvent = Succeeded | Failed | ProbeOk | ProbeNotOk | TrialStarted
 
 
 # -- effects ------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def _open(state: Open, event: BreakerEvent) -> tuple[BreakerState, tuple[Effect,
                 probe_latency_ms=event.latency_ms,
             )
             return half, (HalfOpened(state=half),)
-        case ProbeFailed():
+        case ProbeNotOk():
             return attrs.evolve(state, last_error_message=event.message), ()
         case Failed() if is_outage_error(event.error_type):
             # A job that was already in flight when the circuit opened.

@@ -30,7 +30,9 @@ class Retry:
 
 
 @attrs.frozen(kw_only=True)
-class DeadLetter:
+class GiveUp:
+    """Retrying will not help: the job goes to the dead-letter queue."""
+
     reason: str
 
 
@@ -39,7 +41,7 @@ class Drop:
     reason: str
 
 
-Decision = Retry | DeadLetter | Drop
+Decision = Retry | GiveUp | Drop
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, jitter: float) -> float:
@@ -72,7 +74,7 @@ def decide(
             return Drop(reason="scene not in Plex and skip_not_found is on")
         done = notfound_attempts + 1
         if done >= policy.notfound_max_retries:
-            return DeadLetter(reason=f"not found in Plex after {done} attempts")
+            return GiveUp(reason=f"not found in Plex after {done} attempts")
         delay = backoff_delay(
             done, base=policy.notfound_base_seconds, cap=policy.notfound_cap_seconds, jitter=1.0
         )
@@ -83,8 +85,8 @@ def decide(
         charged = reached_plex(error_type)
         done = attempts + (1 if charged else 0)
         if charged and done >= policy.max_retries:
-            return DeadLetter(reason=f"still failing after {done} attempts")
+            return GiveUp(reason=f"still failing after {done} attempts")
         step = max(done, failures + 1)
         delay = backoff_delay(step, base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter)
         return Retry(at=now + delay, charged=charged)
-    return DeadLetter(reason="permanent error")
+    return GiveUp(reason="permanent error")

@@ -10,7 +10,8 @@ from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import dlq_select
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
-from plexsync_actors.persistence.jobs import DeadLetter, JobQueue
+from plexsync_actors.persistence.dead_letters import DeadLetter
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.plugin.protocol import lenient_bool
 from plexsync_actors.runtime.state import load_outage_state

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from plexsync_actors.persistence.jobs import DB_NAME, JobQueue
+from plexsync_actors.persistence.database import DB_NAME
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.settings import Settings
 

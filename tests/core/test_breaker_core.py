@@ -17,7 +17,7 @@ from plexsync_actors.core.breaker import (
     HalfOpened,
     Open,
     Opened,
-    ProbeFailed,
+    ProbeNotOk,
     ProbeOk,
     Succeeded,
     TrialStarted,
@@ -110,7 +110,7 @@ def test_not_found_and_permanent_errors_never_count_toward_opening(error_type: s
 
 
 @pytest.mark.parametrize(
-    "event", [ProbeOk(at=1, latency_ms=3), ProbeFailed(at=1, error_type="X", message="m")]
+    "event", [ProbeOk(at=1, latency_ms=3), ProbeNotOk(at=1, error_type="X", message="m")]
 )
 def test_probes_mean_nothing_while_closed(event: BreakerEvent) -> None:
     start = run([down(0)])
@@ -129,7 +129,7 @@ def test_successful_probe_moves_open_to_half_open() -> None:
 
 
 def test_failed_probe_keeps_the_circuit_open_with_the_latest_message() -> None:
-    event = ProbeFailed(at=40, error_type="PlexServerDown", message="still refused")
+    event = ProbeNotOk(at=40, error_type="PlexServerDown", message="still refused")
     state, effects = step(open_state(), event, POLICY)
     assert isinstance(state, Open) and effects == ()
     assert state.last_error_message == "still refused" and state.opened_at == 30
@@ -189,7 +189,7 @@ def test_trial_that_reached_plex_with_a_non_outage_error_closes(error_type: str)
 
 
 @pytest.mark.parametrize(
-    "event", [ProbeOk(at=41, latency_ms=1), ProbeFailed(at=41, error_type="X", message="m")]
+    "event", [ProbeOk(at=41, latency_ms=1), ProbeNotOk(at=41, error_type="X", message="m")]
 )
 def test_half_open_ignores_probes(event: BreakerEvent) -> None:
     assert step(half_open_state(), event, POLICY) == (half_open_state(), ())
@@ -225,7 +225,7 @@ def make_event(kind: str, at: float) -> BreakerEvent:
         case "probe_ok":
             return ProbeOk(at=at, latency_ms=5.0)
         case "probe_failed":
-            return ProbeFailed(at=at, error_type="PlexServerDown", message="down")
+            return ProbeNotOk(at=at, error_type="PlexServerDown", message="down")
         case "trial":
             return TrialStarted(at=at)
         case _:

@@ -1,0 +1,152 @@
+"""The queue database in `data_dir`: one SQLite file for jobs, dead letters and per-scene state.
+
+Safe for many processes at once (WAL, busy timeout, `BEGIN IMMEDIATE` for every write). This
+module owns the connection and the schema; `jobs`, `dead_letters` and `scene_state` hold the
+operations on each table. Standard library only: the hook path imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+DB_NAME = "queue.sqlite3"
+SCHEMA_VERSION = 1
+HISTORY_LIMIT = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    scene_id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 1,
+    reason TEXT NOT NULL,
+    first_enqueued_at REAL NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    notfound_attempts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error_type TEXT,
+    last_error TEXT,
+    last_http_status INTEGER,
+    first_failure_at REAL,
+    last_failure_at REAL,
+    history TEXT NOT NULL DEFAULT '[]',
+    lease_owner TEXT,
+    lease_until REAL,
+    leased_version INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (next_attempt_at);
+CREATE TABLE IF NOT EXISTS dlq (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scene_id INTEGER NOT NULL,
+    error_type TEXT NOT NULL,
+    message TEXT NOT NULL,
+    http_status INTEGER,
+    attempts INTEGER NOT NULL,
+    first_failure_at REAL NOT NULL,
+    last_failure_at REAL NOT NULL,
+    dead_at REAL NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS dlq_scene ON dlq (scene_id);
+CREATE TABLE IF NOT EXISTS scene_state (
+    scene_id INTEGER NOT NULL,
+    rating_key TEXT NOT NULL,
+    written TEXT NOT NULL DEFAULT '{}',
+    poster_url TEXT,
+    poster_sha256 TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (scene_id, rating_key)
+);
+"""
+
+
+class Job(NamedTuple):
+    """A leased job: the scene to sync and the version of its latest change when leased."""
+
+    scene_id: int
+    version: int
+    attempts: int
+    notfound_attempts: int
+    first_failure_at: float | None
+    reason: str
+    failures: int = 0  # every failed attempt, charged or not: drives the backoff exponent
+
+
+class Failure(NamedTuple):
+    """One failed attempt, as stored in a job's history and in the DLQ."""
+
+    error_type: str
+    message: str
+    http_status: int | None
+    at: float
+    charged: bool
+
+
+class Database:
+    """One connection to the queue database; open one per process (or per thread)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DB_NAME
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        row = None
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is not None:
+            return
+        with self._write():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- meta -------------------------------------------------------------------------------
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
+
+    def _history_with(self, db: sqlite3.Connection, scene_id: int, failure: Failure) -> str:
+        row = db.execute("SELECT history FROM jobs WHERE scene_id = ?", (scene_id,)).fetchone()
+        history: list[dict[str, Any]] = json.loads(row[0]) if row else []
+        history.append(
+            {
+                "at": failure.at,
+                "error_type": failure.error_type,
+                "message": failure.message,
+                "http_status": failure.http_status,
+                "charged": failure.charged,
+            }
+        )
+        return json.dumps(history[-HISTORY_LIMIT:])

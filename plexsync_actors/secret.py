@@ -1,4 +1,4 @@
-"""A value that must never be printed: the Plex token."""
+"""What must never be printed: the Plex token, and the parts of a URL that are not safe to log."""
 
 from __future__ import annotations
 
@@ -29,3 +29,18 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def safe_origin(url: str) -> str:
+    """`scheme://host:port` of `url`: safe to log (drops any userinfo, path and query)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")

@@ -280,3 +280,17 @@ def test_the_command_line_prints_the_same_json_using_the_api_key_from_the_enviro
     )  # fmt: skip
     assert refused.returncode == 1
     assert "STASH_API_KEY" in only_failure(json.loads(refused.stdout)["output"], "stash")["fix"]
+
+
+def test_a_file_whose_path_holds_a_percent_sign_is_found_as_the_drainer_finds_it(
+    world: tuple[Plugin, SetupPlex, FakeStash],
+) -> None:
+    """Plex decodes `file=` twice, so such a file is found only through the drainer's title
+    search: Check Setup uses the drainer's matcher, not a copy of its own."""
+    plugin, plex, stash = world
+    stash.add_scene(title="Half off", files=("/stash/media/50%41 off/film.mp4",))
+    plex.add_movie(1, "/media/50%41 off/film.mp4", title="Half off")
+    output, _ = check_setup(plugin)
+    assert output["ok"] is True, output
+    matching = next(c for c in output["checks"] if c["name"] == "matching")
+    assert "5 of 5" in matching["detail"]

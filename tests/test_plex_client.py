@@ -16,7 +16,8 @@ from plexsync_actors.errors import (
     PlexTemporaryError,
     PlexUnauthorized,
 )
-from plexsync_actors.plex.client import PlexClient, PlexItem, encode_query
+from plexsync_actors.plex.client import PlexClient, encode_query
+from plexsync_actors.plex.models import PlexItem
 from plexsync_actors.secret import Secret
 from plexsync_actors.testing.fake_plex import FakePlex
 

@@ -18,14 +18,10 @@ import httpx
 import pytest
 
 from plexsync_actors.errors import StashUnavailable
-from plexsync_actors.stash.client import (
-    ALL_QUERIES,
-    FIND_SCENES_QUERY,
-    StashClient,
-    stash_local_time,
-)
+from plexsync_actors.stash.client import StashClient, stash_local_time
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.queries import ALL_QUERIES, FIND_SCENES_QUERY
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import (
     SCHEMA_DIR,

@@ -9,56 +9,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import attrs
 import httpx
 
 from plexsync_actors import __version__
 from plexsync_actors.clock import monotonic
 from plexsync_actors.errors import (
-    PlexError,
     PlexNotFound,
     PlexPermanentError,
     PlexServerDown,
     PlexTemporaryError,
     PlexUnauthorized,
 )
+from plexsync_actors.plex.models import Identity, PlexItem, Section, item_from_json
 from plexsync_actors.secret import Secret
 
 STARTING_UP_MARKER = "still starting up"
-
-
-@attrs.frozen(kw_only=True)
-class Section:
-    id: str
-    title: str
-    kind: str
-    locations: tuple[str, ...]
-
-
-@attrs.frozen(kw_only=True)
-class PlexItem:
-    """A movie as Plex holds it. From a listing the tag lists are truncated; use `metadata()`."""
-
-    rating_key: str
-    section_id: str
-    title: str = ""
-    summary: str = ""
-    studio: str = ""
-    originally_available_at: str = ""
-    year: int | None = None
-    genres: tuple[str, ...] = ()
-    actors: tuple[str, ...] = ()
-    collections: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    locked: frozenset[str] = frozenset()
-    thumb: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class Identity:
-    version: str
-    machine_id: str
-    latency_ms: float
 
 
 def encode_query(params: list[tuple[str, str]]) -> str:
@@ -161,7 +126,8 @@ class PlexClient:
         response = await self._request(
             "GET", f"/library/sections/{quote(section_id, safe='')}/all", query=encode_query(params)
         )
-        return [_item(m, section_id) for m in _container(response).get("Metadata", []) or []]
+        found = _container(response).get("Metadata", []) or []
+        return [item_from_json(m, section_id) for m in found]
 
     async def metadata(self, rating_key: str, section_id: str) -> PlexItem:
         """The full item, with complete tag lists and field locks."""
@@ -169,7 +135,7 @@ class PlexClient:
         items = _container(response).get("Metadata", []) or []
         if not items:
             raise PlexNotFound(f"Plex item {rating_key} no longer exists.", status=404)
-        return _item(items[0], section_id)
+        return item_from_json(items[0], section_id)
 
     async def edit(self, item: PlexItem, params: list[tuple[str, str]]) -> None:
         """One PUT carrying every change for the item."""
@@ -231,37 +197,3 @@ def _container(response: httpx.Response) -> dict[str, Any]:
         ) from exc
     container = data.get("MediaContainer", {}) if isinstance(data, dict) else {}
     return container if isinstance(container, dict) else {}
-
-
-def _tags(meta: dict[str, Any], key: str) -> tuple[str, ...]:
-    return tuple(str(t.get("tag", "")) for t in meta.get(key, []) or [] if t.get("tag"))
-
-
-def _item(meta: dict[str, Any], section_id: str) -> PlexItem:
-    files = tuple(
-        str(part.get("file", ""))
-        for media in meta.get("Media", []) or []
-        for part in media.get("Part", []) or []
-        if part.get("file")
-    )
-    year = meta.get("year")
-    return PlexItem(
-        rating_key=str(meta.get("ratingKey", "")),
-        section_id=str(meta.get("librarySectionID", section_id)),
-        title=str(meta.get("title", "") or ""),
-        summary=str(meta.get("summary", "") or ""),
-        studio=str(meta.get("studio", "") or ""),
-        originally_available_at=str(meta.get("originallyAvailableAt", "") or ""),
-        year=int(year) if isinstance(year, (int, str)) and str(year).isdigit() else None,
-        genres=_tags(meta, "Genre"),
-        actors=_tags(meta, "Role"),
-        collections=_tags(meta, "Collection"),
-        files=files,
-        locked=frozenset(
-            str(f.get("name")) for f in meta.get("Field", []) or [] if f.get("locked")
-        ),
-        thumb=str(meta.get("thumb", "") or ""),
-    )
-
-
-__all__ = ["Identity", "PlexClient", "PlexError", "PlexItem", "Section", "encode_query"]

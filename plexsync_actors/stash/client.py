@@ -1,8 +1,7 @@
 """Async client for Stash's GraphQL API, wrapping one injected `httpx.AsyncClient`.
 
 Every failure leaves this module as `StashUnavailable` (one sentence, never a credential), so
-callers never see httpx types. Every query is a module constant listed in `ALL_QUERIES`, and a
-test validates each against Stash's real schema.
+callers never see httpx types. The queries it sends live in `queries`.
 """
 
 from __future__ import annotations
@@ -16,84 +15,23 @@ import attrs
 import httpx
 
 from plexsync_actors.errors import StashUnavailable
-from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import Scene
-from plexsync_actors.stash.settings_fetch import (
-    PLUGIN_SETTINGS_QUERY,
+from plexsync_actors.secret import safe_origin
+from plexsync_actors.stash.answers import (
     auth_refused_message,
     graphql_failure_message,
     plugin_settings_from_answer,
-    safe_origin,
+)
+from plexsync_actors.stash.connection import StashConnection
+from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.queries import (
+    API_KEY_QUERY,
+    COUNT_SCENES_QUERY,
+    FIND_SCENE_QUERY,
+    FIND_SCENES_QUERY,
+    PLUGIN_SETTINGS_QUERY,
 )
 
 logger = logging.getLogger(__name__)
-
-_SCENE_FRAGMENT = """
-fragment PlexSyncScene on Scene {
-  id
-  title
-  details
-  date
-  updated_at
-  studio { name }
-  performers { name }
-  tags { name }
-  files { path }
-  paths { screenshot }
-}
-"""
-
-FIND_SCENE_QUERY = (
-    """\
-query PlexSyncFindScene($id: ID!) {
-  findScene(id: $id) {
-    ...PlexSyncScene
-  }
-}
-"""
-    + _SCENE_FRAGMENT
-)
-
-FIND_SCENES_QUERY = (
-    """\
-query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {
-  findScenes(filter: $filter, scene_filter: $scene_filter) {
-    count
-    scenes {
-      ...PlexSyncScene
-    }
-  }
-}
-"""
-    + _SCENE_FRAGMENT
-)
-
-# per_page 1, not 0: some Stash releases read per_page 0 as "all scenes".
-COUNT_SCENES_QUERY = """\
-query PlexSyncCountScenes($scene_filter: SceneFilterType) {
-  findScenes(scene_filter: $scene_filter, filter: {per_page: 1}) {
-    count
-  }
-}
-"""
-
-API_KEY_QUERY = """\
-query PlexSyncApiKey {
-  configuration {
-    general {
-      apiKey
-    }
-  }
-}
-"""
-
-ALL_QUERIES: tuple[str, ...] = (
-    FIND_SCENE_QUERY,
-    FIND_SCENES_QUERY,
-    COUNT_SCENES_QUERY,
-    PLUGIN_SETTINGS_QUERY,
-    API_KEY_QUERY,
-)
 
 # Some Stash releases silently cap per_page at 1000.
 MAX_PAGE_SIZE = 1000

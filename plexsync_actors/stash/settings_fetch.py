@@ -1,23 +1,20 @@
-"""Read PlexSync's settings from Stash with the standard library only.
+"""Read PlexSync's settings from Stash with the standard library only: the hook's one request.
 
 The hook path must exit fast, so this module imports neither httpx, trio nor attrs: only
-`plexsync_actors.errors` at import time and `socket`/`json`/`urllib.parse` when called.
-`stash_client` reuses the query and the answer parsing below, so both paths read settings alike.
+standard-library-only project modules at import time and `socket`/`json`/`urllib.parse` when
+called. The async `client` sends the same query and reads its answer with the same `answers`.
 """
 
 from __future__ import annotations
 
 from plexsync_actors.errors import StashUnavailable
-
-PLUGIN_SETTINGS_QUERY = """\
-query PlexSyncPluginSettings($include: [ID!]) {
-  configuration {
-    plugins(include: $include)
-  }
-}
-"""
-
-_MAX_ERROR_CHARS = 200
+from plexsync_actors.secret import safe_origin
+from plexsync_actors.stash.answers import (
+    auth_refused_message,
+    graphql_failure_message,
+    plugin_settings_from_answer,
+)
+from plexsync_actors.stash.queries import PLUGIN_SETTINGS_QUERY
 
 
 def fetch_plugin_settings_sync(
@@ -115,64 +112,3 @@ def _post_https(
         raise ValueError(str(exc)) from exc
     finally:
         connection.close()
-
-
-def plugin_settings_from_answer(answer: dict[str, object], plugin_id: str) -> dict[str, object]:
-    """Pick `configuration.plugins[plugin_id]` out of a GraphQL answer; `{}` when it is unset."""
-    if answer.get("errors"):
-        raise StashUnavailable(graphql_failure_message(200, answer))
-    data = answer.get("data")
-    configuration = data.get("configuration") if isinstance(data, dict) else None
-    plugins = configuration.get("plugins") if isinstance(configuration, dict) else None
-    if not isinstance(plugins, dict):
-        raise StashUnavailable("Stash answered the settings query without a plugins map.")
-    settings = plugins.get(plugin_id)
-    if settings is None:
-        return {}
-    if not isinstance(settings, dict):
-        raise StashUnavailable(f"Stash holds settings for {plugin_id} that are not a JSON object.")
-    return {str(key): value for key, value in settings.items()}
-
-
-def graphql_failure_message(status: int, answer: object) -> str:
-    """One sentence for an answer that carries GraphQL `errors` or an unexpected status."""
-    errors = answer.get("errors") if isinstance(answer, dict) else None
-    if isinstance(errors, list) and errors:
-        first = errors[0]
-        message = first.get("message") if isinstance(first, dict) else first
-        text = str(message)[:_MAX_ERROR_CHARS].rstrip(".")
-        return f"Stash rejected PlexSync's query (HTTP {status}): {text}."
-    return f"Stash answered HTTP {status} instead of a GraphQL result."
-
-
-def auth_refused_message(status: int, *, api_key_used: bool) -> str:
-    """One sentence for a 401/403, saying which credential failed and what to do."""
-    if status == 403:
-        return (
-            "Stash denied PlexSync access (HTTP 403); check Stash's Security settings "
-            "(without a password Stash refuses requests from public addresses)."
-        )
-    if api_key_used:
-        return (
-            "Stash refused PlexSync's API key (HTTP 401); "
-            "check the API key in Stash's Security settings."
-        )
-    return (
-        "Stash refused PlexSync's session (HTTP 401): the session cookie is missing or expired "
-        "and no API key is known, so generate one in Stash's Security settings."
-    )
-
-
-def safe_origin(url: str) -> str:
-    """`scheme://host:port` of `url`: safe to log (drops any userinfo, path and query)."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")

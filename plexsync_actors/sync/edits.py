@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from plexsync_actors.plex.client import PlexItem
+from plexsync_actors.plex.models import PlexItem
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.models import Scene
 

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from plexsync_actors.testing.fake_stash import FakeStash, load_stash_schema, query_errors
+from plexsync_actors.testing.fake_stash import FakeStash
+from plexsync_actors.testing.fake_stash_graphql import load_stash_schema, query_errors
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -23,12 +23,8 @@ from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.models import Scene
 from plexsync_actors.stash.queries import ALL_QUERIES, FIND_SCENES_QUERY
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
-from plexsync_actors.testing.fake_stash import (
-    SCHEMA_DIR,
-    FakeStash,
-    load_stash_schema,
-    query_errors,
-)
+from plexsync_actors.testing.fake_stash import FakeStash
+from plexsync_actors.testing.fake_stash_graphql import SCHEMA_DIR, load_stash_schema, query_errors
 
 SHARED_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "stash-graphql"
 UTC = datetime.timezone.utc

@@ -1,17 +1,15 @@
 """A fake Stash: a real loopback HTTP server that answers GraphQL the way Stash does.
 
-Every query is parsed, validated and executed by graphql-core against the vendored copy of
-Stash's real schema (`stash_schema/`); a query Stash would reject is answered with a GraphQL
-error (HTTP 422, like gqlgen) and recorded in `invalid_queries`, so a test can assert that none
-happened. Authentication, the screenshot route and `updated_at` filtering follow Stash's source:
-see `FakeStash._respond`, `_stored_time` and `_Root.findScenes`.
+Queries are validated and executed against Stash's real schema by `fake_stash_graphql`; a query
+Stash would reject is answered with a GraphQL error (HTTP 422, like gqlgen) and recorded in
+`invalid_queries`, so a test can assert that none happened. Authentication and the screenshot
+route follow Stash's source: see `FakeStash._respond`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
 import hmac
 import http.cookies
 import json
@@ -20,55 +18,24 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-import graphql
-from graphql.execution.values import get_variable_values
-from graphql.utilities import get_operation_ast
-
+from plexsync_actors.testing.fake_stash_graphql import (
+    DEFAULT_SCREENSHOT,
+    FakeScene,
+    StashRoot,
+    answer_graphql,
+    load_stash_schema,
+    render_scene,
+)
 from plexsync_actors.testing.loopback import TrackingHTTPServer
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "stash_schema"
 PLUGIN_ID = "PlexSync"
-DEFAULT_SCREENSHOT = b"\xff\xd8\xff\xe0fake-jpeg"
 _SCREENSHOT_PATH = re.compile(r"^/scene/(\d+)/screenshot$")
 _UPDATABLE = frozenset(
     {"title", "details", "date", "studio", "performers", "tags", "files", "screenshot"}
 )
-
-
-def schema_sdl(directory: Path = SCHEMA_DIR) -> str:
-    """`schema.graphql` and every `types/*.graphql` of a Stash schema folder, concatenated."""
-    files = [directory / "schema.graphql", *sorted((directory / "types").glob("*.graphql"))]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
-
-
-@functools.lru_cache(maxsize=4)
-def load_stash_schema(directory: Path = SCHEMA_DIR) -> graphql.GraphQLSchema:
-    """Stash's schema as graphql-core objects (its files declare all their custom scalars)."""
-    return graphql.build_schema(schema_sdl(directory))
-
-
-def query_errors(
-    schema: graphql.GraphQLSchema, query: str, variables: dict[str, Any] | None = None
-) -> list[str]:
-    """Why Stash would reject `query` (with `variables`, when given): empty when it is valid."""
-    try:
-        document = graphql.parse(query)
-    except graphql.GraphQLError as exc:
-        return [exc.message]
-    errors = graphql.validate(schema, document)
-    if errors:
-        return [error.message for error in errors]
-    if variables is None:
-        return []
-    operation = get_operation_ast(document)
-    if operation is None:
-        return ["the document must hold exactly one operation"]
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
-    return [error.message for error in coerced] if isinstance(coerced, list) else []
 
 
 class RecordedRequest(NamedTuple):
@@ -78,30 +45,6 @@ class RecordedRequest(NamedTuple):
     path: str
     headers: dict[str, str]
     body: bytes
-
-
-@dataclasses.dataclass
-class FakeScene:
-    """A scene as the fake stores it; `FakeStash.scene()` hands out copies for asserts."""
-
-    id: int
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    title: str = ""
-    details: str = ""
-    date: str | None = None
-    studio: str | None = None
-    performers: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    screenshot: bytes | None = DEFAULT_SCREENSHOT
-    screenshot_version: int = 1
-
-    def __getitem__(self, name: str) -> Any:
-        """`scene["title"]` reads like `scene.title`, for tests that treat scenes as dicts."""
-        if name not in self.__dataclass_fields__:
-            raise KeyError(name)
-        return getattr(self, name)
 
 
 def _utc_now() -> datetime.datetime:
@@ -134,10 +77,9 @@ class FakeStash:
         self._port = port
         self._clock = clock
         self._cookie_expired = False
-        self._lock = threading.Lock()
-        self._scenes: dict[int, FakeScene] = {}
+        self.lock = threading.Lock()
+        self.scenes: dict[int, FakeScene] = {}
         self._names: dict[tuple[str, str], int] = {}
-        self._root = _Root(self)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -235,11 +177,11 @@ class FakeStash:
     ) -> int:
         """Create a scene (with the next free id unless given) and return its id."""
         now = self._clock()
-        with self._lock:
-            new_id = scene_id if scene_id is not None else max(self._scenes, default=0) + 1
-            if new_id in self._scenes:
+        with self.lock:
+            new_id = scene_id if scene_id is not None else max(self.scenes, default=0) + 1
+            if new_id in self.scenes:
                 raise ValueError(f"scene {new_id} already exists")
-            self._scenes[new_id] = FakeScene(
+            self.scenes[new_id] = FakeScene(
                 id=new_id, created_at=now, updated_at=now, title=title, details=details,
                 date=date, studio=studio, performers=tuple(performers), tags=tuple(tags),
                 files=tuple(files), screenshot=screenshot,
@@ -255,8 +197,8 @@ class FakeStash:
         if unknown:
             raise TypeError(f"FakeStash scenes have no field(s) {sorted(unknown)}")
         now = self._clock()
-        with self._lock:
-            scene = self._scenes[scene_id]
+        with self.lock:
+            scene = self.scenes[scene_id]
             for name in ("performers", "tags", "files"):
                 if name in fields:
                     fields[name] = tuple(fields[name])
@@ -267,18 +209,18 @@ class FakeStash:
             scene.updated_at = now
 
     def delete_scene(self, scene_id: int) -> None:
-        with self._lock:
-            del self._scenes[scene_id]
+        with self.lock:
+            del self.scenes[scene_id]
 
     def scene(self, scene_id: int) -> FakeScene:
         """A copy of the stored scene."""
-        with self._lock:
-            return dataclasses.replace(self._scenes[scene_id])
+        with self.lock:
+            return dataclasses.replace(self.scenes[scene_id])
 
     def screenshot_url(self, scene_id: int) -> str:
         """What `paths.screenshot` says for the scene now."""
-        with self._lock:
-            version = self._scenes[scene_id].screenshot_version
+        with self.lock:
+            version = self.scenes[scene_id].screenshot_version
         return f"{self.url}/scene/{scene_id}/screenshot?t={version}"
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -316,219 +258,38 @@ class FakeStash:
             if auth == "anonymous":
                 login = "/login?" + urllib.parse.urlencode({"returnURL": target})
                 return _Reply(302, b"", "text/html; charset=utf-8", {"Location": login})
-            with self._lock:
-                scene = self._scenes.get(int(screenshot.group(1)))
+            with self.lock:
+                scene = self.scenes.get(int(screenshot.group(1)))
                 image = scene.screenshot if scene else None
             if image is not None:
                 return _Reply(200, image, "image/jpeg")
         return _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
     def _graphql(self, body: bytes) -> _Reply:
-        try:
-            payload = json.loads(body)
-            query = payload["query"]
-            variables = payload.get("variables") or {}
-            operation_name = payload.get("operationName")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            self.invalid_queries.append(body.decode("utf-8", "replace"))
-            return _json_reply(400, _errors(["json body could not be decoded"], "BAD_REQUEST"))
-        schema = load_stash_schema()
-        try:
-            document = graphql.parse(query)
-        except graphql.GraphQLError as exc:
-            self.invalid_queries.append(query)
-            return _json_reply(422, _errors([exc.message], "GRAPHQL_PARSE_FAILED"))
-        messages = [error.message for error in graphql.validate(schema, document)]
-        operation = get_operation_ast(document, operation_name) if not messages else None
-        if operation is None and not messages:
-            messages = [f"operation {operation_name!r} not found"]
-        if operation is not None:
-            coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
-            if isinstance(coerced, list):
-                messages = [error.message for error in coerced]
-        if messages:
-            self.invalid_queries.append(query)
-            return _json_reply(422, _errors(messages, "GRAPHQL_VALIDATION_FAILED"))
-        result = graphql.execute_sync(
-            schema, document, root_value=self._root, variable_values=variables,
-            operation_name=operation_name,
-        )  # fmt: skip
-        return _json_reply(200, dict(result.formatted))
+        status, answer = answer_graphql(body, StashRoot(self), self.invalid_queries)
+        return _json_reply(status, answer)
 
     # -- GraphQL answers ---------------------------------------------------------------------
 
+    def render(self, scene: FakeScene) -> dict[str, object]:
+        """The scene as Stash's resolvers would answer it (callers hold `lock`)."""
+        return render_scene(scene, self.url, self._entity)
+
     def _entity(self, kind: str, name: str) -> dict[str, object]:
-        """A studio, tag or performer with a stable id per name (callers hold `_lock`)."""
+        """A studio, tag or performer with a stable id per name (callers hold `lock`)."""
         key = (kind, name)
         entity_id = self._names.setdefault(key, len(self._names) + 1)
         return {"id": str(entity_id), "name": name, "aliases": [], "urls": [], "stash_ids": []}
 
-    def _render(self, scene: FakeScene) -> dict[str, object]:
-        """The scene as Stash's resolvers would answer it (callers hold `_lock`)."""
-        base = f"{self.url}/scene/{scene.id}"
-        return {
-            "id": str(scene.id), "title": scene.title, "code": "", "details": scene.details,
-            "director": "", "url": None, "urls": [], "date": scene.date, "rating100": None,
-            "organized": False, "o_counter": 0, "interactive": False, "interactive_speed": None,
-            "captions": [], "created_at": _rfc3339(scene.created_at),
-            "updated_at": _rfc3339(scene.updated_at), "last_played_at": None,
-            "resume_time": 0.0, "play_duration": 0.0, "play_count": 0, "play_history": [],
-            "o_history": [], "files": [_file(scene, n, p) for n, p in enumerate(scene.files)],
-            "paths": {
-                "screenshot": f"{base}/screenshot?t={scene.screenshot_version}",
-                "preview": f"{base}/preview", "stream": f"{base}/stream", "webp": f"{base}/webp",
-                "vtt": f"{base}_thumbs.vtt", "sprite": f"{base}_sprite.jpg",
-                "funscript": f"{base}/funscript", "interactive_heatmap": None,
-                "caption": f"{base}/caption",
-            },
-            "scene_markers": [], "galleries": [], "groups": [], "movies": [], "stash_ids": [],
-            "sceneStreams": [],
-            "studio": self._entity("studio", scene.studio) if scene.studio else None,
-            "tags": [self._entity("tag", name) for name in scene.tags],
-            "performers": [self._entity("performer", name) for name in scene.performers],
-        }  # fmt: skip
-
-    def _plugins(self, include: list[str] | None) -> dict[str, object]:
+    def plugins(self, include: list[str] | None) -> dict[str, object]:
         # Stash stores (and returns) only plugins whose settings were saved at least once.
         settings = json.loads(json.dumps(self.plugin_settings))
         configs = {PLUGIN_ID: settings} if settings else {}
         return {k: v for k, v in configs.items() if include is None or k in include}
 
 
-class _Root:
-    """graphql-core root value: attribute names are Stash's query field names."""
-
-    def __init__(self, fake: FakeStash) -> None:
-        self._fake = fake
-
-    def findScene(
-        self, info: object, id: str | None = None, checksum: str | None = None
-    ) -> dict[str, object] | None:
-        if checksum is not None:
-            raise ValueError("the fake Stash finds scenes by id only")
-        scene_id = int(id) if id is not None else None
-        with self._fake._lock:
-            scene = self._fake._scenes.get(scene_id) if scene_id is not None else None
-            return self._fake._render(scene) if scene else None
-
-    def findScenes(
-        self,
-        info: object,
-        scene_filter: dict[str, Any] | None = None,
-        scene_ids: list[int] | None = None,
-        ids: list[str] | None = None,
-        filter: dict[str, Any] | None = None,
-    ) -> dict[str, object]:
-        find = filter or {}
-        if find.get("q"):
-            raise ValueError("the fake Stash does not support filter.q")
-        with self._fake._lock:
-            scenes = list(self._fake._scenes.values())
-            wanted = ids if ids is not None else scene_ids
-            if wanted is not None:
-                id_set = {int(x) for x in wanted}
-                scenes = [s for s in scenes if s.id in id_set]
-            for field, criterion in (scene_filter or {}).items():
-                scenes = [s for s in scenes if _matches(s, field, criterion)]
-            scenes.sort(key=_sort_key(find.get("sort") or "title"))
-            if find.get("direction") == "DESC":
-                scenes.reverse()
-            page = _page(scenes, find.get("page"), find.get("per_page"))
-            return {
-                "count": len(scenes), "duration": 0.0, "filesize": 0.0,
-                "scenes": [self._fake._render(s) for s in page],
-            }  # fmt: skip
-
-    def configuration(self, info: object) -> dict[str, object]:
-        fake = self._fake
-        return {
-            "general": {"apiKey": fake.api_key},
-            "plugins": lambda info, include=None: fake._plugins(include),
-            "ui": {},
-        }
-
-
-def _matches(scene: FakeScene, field: str, criterion: dict[str, Any]) -> bool:
-    """Stash filters `updated_at` with SQL on the stored *text*: `updated_at > 'value'`."""
-    if field not in ("updated_at", "created_at"):
-        raise ValueError(f"the fake Stash does not support scene_filter.{field}")
-    stored = _stored_time(getattr(scene, field))
-    value, value2 = criterion["value"], criterion.get("value2")
-    modifier = criterion["modifier"]
-    tests: dict[str, Callable[[], bool]] = {
-        "GREATER_THAN": lambda: stored > value,
-        "LESS_THAN": lambda: stored < value,
-        "EQUALS": lambda: stored == value,
-        "NOT_EQUALS": lambda: stored != value,
-        "NOT_NULL": lambda: True,
-        "IS_NULL": lambda: False,
-        "BETWEEN": lambda: value2 is not None and value <= stored <= value2,
-        "NOT_BETWEEN": lambda: value2 is not None and not value <= stored <= value2,
-    }
-    if modifier not in tests:
-        raise ValueError(f"the fake Stash does not support modifier {modifier} on {field}")
-    return tests[modifier]()
-
-
-def _sort_key(sort: str) -> Callable[[FakeScene], tuple[Any, ...]]:
-    keys: dict[str, Callable[[FakeScene], tuple[Any, ...]]] = {
-        "updated_at": lambda s: (s.updated_at, s.id),
-        "created_at": lambda s: (s.created_at, s.id),
-        "id": lambda s: (s.id,),
-        "title": lambda s: (s.title.lower(), s.id),
-    }
-    if sort not in keys:
-        raise ValueError(f"the fake Stash does not support sort {sort!r}")
-    return keys[sort]
-
-
-def _page(scenes: list[FakeScene], page: int | None, per_page: int | None) -> list[FakeScene]:
-    """Stash's paging: 1-based pages, 25 per page by default, -1 = all, at most 1000."""
-    size = 25 if per_page is None else min(per_page, 1000)
-    if size < 0:
-        return scenes
-    start = (max(page or 1, 1) - 1) * size
-    return scenes[start : start + size]
-
-
-def _file(scene: FakeScene, index: int, path: str) -> dict[str, object]:
-    return {
-        "id": str(scene.id * 1000 + index), "path": path,
-        "basename": re.split(r"[\\/]", path)[-1], "parent_folder_id": "1", "zip_file_id": None,
-        "mod_time": _rfc3339(scene.created_at), "size": 0, "fingerprints": [],
-        "fingerprint": lambda info, type: None, "format": "mp4", "width": 1920,
-        "height": 1080, "duration": 60.0, "video_codec": "h264", "audio_codec": "aac",
-        "frame_rate": 30.0, "bit_rate": 0, "created_at": _rfc3339(scene.created_at),
-        "updated_at": _rfc3339(scene.updated_at),
-    }  # fmt: skip
-
-
-def _stored_time(moment: datetime.datetime) -> str:
-    """How Stash's SQLite driver stores a time: local, "2006-01-02 15:04:05.999999999-07:00"."""
-    local = moment.astimezone()
-    offset = local.strftime("%z")
-    return local.strftime("%Y-%m-%d %H:%M:%S") + _fraction(local) + f"{offset[:3]}:{offset[3:]}"
-
-
-def _rfc3339(moment: datetime.datetime) -> str:
-    """How Stash renders a `Time`: Go's RFC3339Nano in the stored (local) offset."""
-    local = moment.astimezone()
-    offset = local.strftime("%z")
-    zone = "Z" if offset in ("+0000", "-0000") else f"{offset[:3]}:{offset[3:]}"
-    return local.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(local) + zone
-
-
-def _fraction(moment: datetime.datetime) -> str:
-    return f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
-
-
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
-
-
-def _errors(messages: list[str], code: str) -> dict[str, object]:
-    errors = [{"message": m, "extensions": {"code": code}} for m in messages]
-    return {"errors": errors, "data": None}
 
 
 class _Reply(NamedTuple):

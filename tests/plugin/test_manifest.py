@@ -8,7 +8,7 @@ import yaml
 from plexsync_actors.plugin.tasks import TASKS
 from plexsync_actors.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
 # Keys Stash's plugin config accepts at the top level; any other key stops the plugin loading.
 STASH_TOP_LEVEL = {

@@ -26,7 +26,7 @@ from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import SCHEMA_DIR, load_stash_schema, query_errors
 
-SHARED_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "stash-graphql"
+SHARED_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "stash-graphql"
 UTC = datetime.timezone.utc
 API_KEY = "the-api-key"
 COOKIE = ("session", "the-session-cookie")

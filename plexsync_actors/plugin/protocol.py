@@ -100,9 +100,5 @@ def lenient_bool(value: Any, *, default: bool) -> bool:
     return parsed
 
 
-def stdout_stream() -> IO[str]:
-    return sys.stdout
-
-
 def stderr_stream() -> IO[str]:
     return sys.stderr

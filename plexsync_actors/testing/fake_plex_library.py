@@ -97,13 +97,7 @@ def metadata(item: FakeItem, *, full: bool) -> dict[str, Any]:
         "originallyAvailableAt": item.originally_available_at,
         "librarySectionID": item.section_id,
         "thumb": item.thumb,
-        "Media": [
-            {
-                "id": item.rating_key * 100 + n,
-                "Part": [{"id": item.rating_key * 100 + n, "file": path}],
-            }
-            for n, path in enumerate(item.files)
-        ],
+        "Media": [_media(item.rating_key * 100 + n, path) for n, path in enumerate(item.files)],
     }
     for kind, element in wire.TAG_ELEMENTS.items():
         names: list[str] = getattr(item, wire.TAG_FIELDS[kind])

@@ -46,6 +46,17 @@ from plexsync_actors.sync.matcher import ItemMatcher
 from plexsync_actors.sync.paths import apply_path_map, basename
 
 SAMPLE_SIZE = 5
+WRITTEN_FIELDS = (
+    "title",
+    "summary",
+    "studio",
+    "originally_available_at",
+    "year",
+    "genres",
+    "actors",
+    "collections",
+    "locked",
+)
 MIN_FREE_BYTES = 50 * 1024 * 1024
 
 
@@ -266,8 +277,10 @@ class Setup:
             fix = plex_fix(exc, self.plex_origin, on_unauthorized=owner_fix)
             raise Failed(f"Plex refused an edit that changes nothing: {exc}", fix) from exc
         what = f"{before.title!r} (ratingKey {before.rating_key})"
+        # Plex moves `updatedAt` and the thumb/art URLs on every edit: compare only what
+        # PlexSync writes (and the locks it sets).
         old, new = attrs.asdict(before), attrs.asdict(after)
-        if changed := [key for key in old if old[key] != new[key]]:
+        if changed := [key for key in WRITTEN_FIELDS if old[key] != new[key]]:
             raise Failed(
                 f"Re-sending the current title of {what} changed {', '.join(changed)}.",
                 "Check the agent settings of that Plex library (it may rewrite edited items).",

@@ -1,9 +1,10 @@
 """What to write to a Plex item for a scene: a pure diff of Stash's values against Plex's.
 
-Field rules of contract §7: every written field is locked, tag lists are sent whole (so removals
-reach Plex), an empty Stash title never blanks Plex's, a partial date sets only the year, the
-studio collection is the only collection PlexSync manages, and `preserve_plex_edits` leaves alone
-fields whose Plex value differs from what PlexSync last wrote.
+Field rules of contract §7: every written field is locked; tag lists are sent whole together with
+the explicit removal of what Plex holds beyond them (so removals reach Plex whether PMS replaces
+or appends indexed tags); an empty Stash title never blanks Plex's; a partial date sets only the
+year; the studio collection is the only collection PlexSync manages; and `preserve_plex_edits`
+leaves alone fields whose Plex value differs from what PlexSync last wrote.
 """
 
 from __future__ import annotations
@@ -102,12 +103,7 @@ def _plan_tags(
     written[field] = sorted(wanted)
     if in_sync:
         return
-    if wanted:
-        params.extend((f"{field}[{i}].tag.tag", name) for i, name in enumerate(wanted))
-    else:
-        # An indexed list cannot be empty: remove the names instead. PMS decodes this value twice.
-        params.append((f"{field}[].tag.tag-", ",".join(_encode_name(n) for n in current)))
-    params.append((f"{field}.locked", "1"))
+    _send_list(field, wanted, current, params)
     changed.append(field)
 
 
@@ -125,13 +121,24 @@ def _plan_collection(
     written["collection"] = studio or None
     if _fold(wanted) == _fold(item.collections):
         return
-    if wanted:
-        params.extend((f"collection[{i}].tag.tag", name) for i, name in enumerate(wanted))
-    else:
-        encoded = ",".join(_encode_name(n) for n in item.collections)
-        params.append(("collection[].tag.tag-", encoded))
-    params.append(("collection.locked", "1"))
+    _send_list("collection", wanted, item.collections, params)
     changed.append("collection")
+
+
+def _send_list(
+    field: str, wanted: list[str], current: tuple[str, ...], params: list[tuple[str, str]]
+) -> None:
+    """The wanted list and, in the same PUT, the removal of what Plex holds beyond it.
+
+    Whether PMS replaces the list with indexed tags or adds them is uncertain (the sources
+    disagree), so the edit is right under both: indexed tags for what is wanted, then the names
+    to drop, which PMS decodes twice. An indexed list cannot be empty: then only the removal."""
+    params.extend((f"{field}[{i}].tag.tag", name) for i, name in enumerate(wanted))
+    keep = _fold(wanted)
+    removed = [name for name in current if name.casefold() not in keep]
+    if removed:
+        params.append((f"{field}[].tag.tag-", ",".join(_encode_name(n) for n in removed)))
+    params.append((f"{field}.locked", "1"))
 
 
 def _encode_name(name: str) -> str:

@@ -54,8 +54,10 @@ class FakePlex:
         token: str = "plex-token",  # noqa: S107 - a fake server's well-known test token
         machine_id: str = "fake-plex",
         version: str = "1.40.0.0",
+        tag_mode: library.TagMode = "replace",
     ) -> None:
         self.token = token
+        self.tag_mode: library.TagMode = tag_mode
         self.machine_id = machine_id
         self.version = version
         self.requests: list[RecordedRequest] = []
@@ -358,7 +360,7 @@ class FakePlex:
         found = [item for item in items if item is not None and item.section_id == call.ids[0]]
         if len(found) != len(keys):
             return wire.error(404)
-        return _edit(found, call.params)
+        return _edit(found, call.params, self.tag_mode)
 
     def _get_item(self, call: _Call) -> Answer:
         item = self._items.get(call.ids[0])
@@ -371,7 +373,7 @@ class FakePlex:
         item = self._items.get(call.ids[0])
         if item is None:
             return wire.error(404)
-        return _edit([item], call.params)
+        return _edit([item], call.params, self.tag_mode)
 
     def _upload_poster(self, call: _Call) -> Answer:
         item = self._items.get(call.ids[0])
@@ -380,16 +382,19 @@ class FakePlex:
         if not call.body:
             return wire.error(400)  # `?url=` uploads are not simulated
         item.posters.append(call.body)
+        item.touch()
         return Answer(200)
 
 
-def _edit(items: list[FakeItem], params: list[tuple[str, str]]) -> Answer:
+def _edit(
+    items: list[FakeItem], params: list[tuple[str, str]], tag_mode: library.TagMode
+) -> Answer:
     try:
         plan = wire.parse_edit(params)
     except wire.BadEdit:
         return wire.error(400)
     for item in items:
-        library.apply_edit(item, plan)
+        library.apply_edit(item, plan, tag_mode)
     return Answer(200)
 
 

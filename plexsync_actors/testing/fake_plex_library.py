@@ -8,7 +8,7 @@ from __future__ import annotations
 import ntpath
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from plexsync_actors.testing import fake_plex_wire as wire
 
@@ -32,13 +32,26 @@ class FakeItem:
     locked: set[str] = field(default_factory=set)
     posters: list[bytes] = field(default_factory=list)
     put_count: int = 0
+    updated_at: int = 1_700_000_000  # Plex's `updatedAt`: every edit moves it
 
     @property
-    def thumb(self) -> str | None:
-        """The poster URL Plex would report, or None before any upload."""
-        if not self.posters:
-            return None
-        return f"/library/metadata/{self.rating_key}/thumb/{len(self.posters)}"
+    def thumb(self) -> str:
+        """The poster URL Plex reports: it carries `updatedAt`, so every edit changes it."""
+        return f"/library/metadata/{self.rating_key}/thumb/{self.updated_at}"
+
+    @property
+    def art(self) -> str:
+        return f"/library/metadata/{self.rating_key}/art/{self.updated_at}"
+
+    def touch(self) -> None:
+        """Plex's bookkeeping after any change: a new `updatedAt` (and so new image URLs)."""
+        self.updated_at += 1
+
+
+# Whether indexed tags (`genre[0].tag.tag=…`) replace the item's list or are added to it: the
+# sources disagree (python-plexapi re-sends old tags; Plexopedia and the community spec say
+# added), so the fake can play either and PlexSync must be right under both.
+TagMode = Literal["replace", "append"]
 
 
 @dataclass(frozen=True)
@@ -66,21 +79,25 @@ class Section:
     locations: list[tuple[int, str]]  # (location id, path)
 
 
-def apply_edit(item: FakeItem, plan: wire.EditPlan) -> None:
+def apply_edit(item: FakeItem, plan: wire.EditPlan, tag_mode: TagMode = "replace") -> None:
     """Change `item` as one successful PUT does."""
     for name, value in plan.scalars.items():
         setattr(item, name, value)
     for kind, names in plan.replaced.items():
-        setattr(item, wire.TAG_FIELDS[kind], list(names))
+        kept: list[str] = getattr(item, wire.TAG_FIELDS[kind]) if tag_mode == "append" else []
+        known = {name.casefold() for name in kept}  # a tag is the same tag in any case
+        added = [name for name in names if name.casefold() not in known]
+        setattr(item, wire.TAG_FIELDS[kind], [*kept, *added])
     for kind, names in plan.removed.items():
-        current: list[str] = getattr(item, wire.TAG_FIELDS[kind])
-        setattr(item, wire.TAG_FIELDS[kind], [name for name in current if name not in names])
+        present: list[str] = getattr(item, wire.TAG_FIELDS[kind])
+        setattr(item, wire.TAG_FIELDS[kind], [name for name in present if name not in names])
     for name, locked in plan.locks.items():
         if locked:
             item.locked.add(name)
         else:
             item.locked.discard(name)
     item.put_count += 1
+    item.touch()
 
 
 def metadata(item: FakeItem, *, full: bool) -> dict[str, Any]:
@@ -96,7 +113,9 @@ def metadata(item: FakeItem, *, full: bool) -> dict[str, Any]:
         "year": item.year,
         "originallyAvailableAt": item.originally_available_at,
         "librarySectionID": item.section_id,
+        "updatedAt": item.updated_at,
         "thumb": item.thumb,
+        "art": item.art,
         "Media": [_media(item.rating_key * 100 + n, path) for n, path in enumerate(item.files)],
     }
     for kind, element in wire.TAG_ELEMENTS.items():

@@ -39,13 +39,19 @@ class SetupPlex(FakePlex):
     """A FakePlex that can also play a PMS in start-up that answers reads but refuses writes."""
 
     refuse_writes = False
+    agent_rewrites = False  # an agent that adds a genre to every item it sees edited
 
     def _respond(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> Answer:
         if self.refuse_writes and method in ("PUT", "POST"):
             return Answer(400, wire.STARTING_UP_BODY, "text/plain")
-        return super()._respond(method, path, query, headers, body)
+        answer = super()._respond(method, path, query, headers, body)
+        if self.agent_rewrites and method == "PUT" and answer.status == 200:
+            for item in self._items.values():
+                if item.put_count:
+                    item.genres = [*item.genres, "Agent Genre"]
+        return answer
 
 
 @pytest.fixture
@@ -113,6 +119,7 @@ def snapshot(plex: FakePlex) -> dict[int, dict[str, Any]]:
     for key in range(1000, 1006):
         state = dataclasses.asdict(plex.item(key))
         state.pop("put_count")
+        state.pop("updated_at")  # Plex's own bookkeeping: every edit moves it (and the thumb URL)
         items[key] = state
     return items
 
@@ -142,6 +149,17 @@ def test_a_correct_install_passes_every_check_and_changes_nothing_in_plex(
     assert sum(m.startswith("Check Setup OK ") for m in lines) == len(CHECKS)
     assert not plex.token_seen_in_urls()
     assert stash.invalid_queries == []
+
+
+def test_an_agent_that_rewrites_edited_items_fails_the_write_check_naming_the_field(
+    world: tuple[Plugin, SetupPlex, FakeStash],
+) -> None:
+    plugin, plex, _ = world
+    plex.agent_rewrites = True
+    output, _ = check_setup(plugin)
+    failure = only_failure(output, "write")
+    assert "changed genres" in failure["detail"] and "thumb" not in failure["detail"]
+    assert "agent" in failure["fix"]
 
 
 def test_a_wrong_token_fails_the_token_check_and_names_plex_token(

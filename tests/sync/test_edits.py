@@ -103,8 +103,20 @@ def test_field_toggles_leave_fields_alone() -> None:
 def test_collection_change_keeps_the_users_own_collections() -> None:
     item = synced_item(collections=("Old Studio", "Favourites"))
     p = params(plan_edit(scene(studio="New Studio"), item, SETTINGS, {"collection": "Old Studio"}))
-    sent = {v for k, v in p.items() if k.startswith("collection[")}
+    sent = {v for k, v in p.items() if k.startswith("collection[") and k.endswith(".tag.tag")}
     assert sent == {"Favourites", "New Studio"}
+    assert p["collection[].tag.tag-"] == "Old%20Studio"  # removed even if PMS appends
+
+
+def test_what_plex_holds_beyond_the_wanted_list_is_removed_in_the_same_put() -> None:
+    """Right whether PMS replaces or appends indexed tags: the list, plus explicit removals."""
+    item = synced_item(genres=("t1", "t2", "Gone Tag"), actors=("Ann", "Bob", "Cy"))
+    plan = plan_edit(scene(tags=("t1", "T2", "new")), item, SETTINGS, {})
+    p = params(plan)
+    assert [p[f"genre[{i}].tag.tag"] for i in range(3)] == ["t1", "T2", "new"]
+    assert p["genre[].tag.tag-"] == "Gone%20Tag"  # t2 is T2: the same tag in Plex
+    assert p["actor[].tag.tag-"] == "Cy" and "actor[0].tag.tag" in p
+    assert "collection[].tag.tag-" not in p  # nothing beyond the wanted collections
 
 
 def test_preserve_plex_edits_leaves_fields_edited_in_plex() -> None:

@@ -175,7 +175,8 @@ def test_listings_truncate_tags_but_full_metadata_has_them_all(
     assert (full["title"], full["summary"], full["studio"]) == ("Film", "About", "Studio")
     assert (full["year"], full["originallyAvailableAt"]) == (2024, "2024-05-06")
     assert full["librarySectionID"] == 1
-    assert "Field" not in full and "thumb" not in full
+    assert "Field" not in full
+    assert full["thumb"] == f"/library/metadata/{key}/thumb/{full['updatedAt']}"
 
 
 def test_xml_listing_has_the_same_shape(plex: FakePlex) -> None:
@@ -286,6 +287,39 @@ def test_indexed_tags_replace_the_whole_list_in_index_order(
     assert item.actors == ["Bob Ray"]
     assert item.collections == ["Mine"]  # not in the query: left alone
     assert item.locked == {"genre"}
+
+
+def test_in_append_mode_indexed_tags_are_added_and_only_removals_remove(
+    plex: FakePlex, client: httpx.Client
+) -> None:
+    plex.tag_mode = "append"
+    key = a_movie(plex, genres=["old1", "old2"], actors=["Ann"])
+    query = "genre[0].tag.tag=new&genre[1].tag.tag=old1&actor[0].tag.tag=Bob&genre.locked=1"
+    assert client.put(f"/library/metadata/{key}?{query}").status_code == 200
+    assert plex.item(key).genres == ["old1", "old2", "new"]
+    assert plex.item(key).actors == ["Ann", "Bob"]
+    removal = f"genre[0].tag.tag=new&genre[].tag.tag-={q(q('old2'))}"
+    assert client.put(f"/library/metadata/{key}?{removal}").status_code == 200
+    assert plex.item(key).genres == ["old1", "new"]
+
+
+def test_every_edit_and_upload_moves_updated_at_and_the_image_urls(
+    plex: FakePlex, client: httpx.Client
+) -> None:
+    key = a_movie(plex)
+
+    def shown() -> tuple[int, str, str]:
+        full = client.get(f"/library/metadata/{key}").json()["MediaContainer"]["Metadata"][0]
+        return full["updatedAt"], full["thumb"], full["art"]
+
+    before = shown()
+    client.put(f"/library/metadata/{key}?title.value=film")  # the title it already has
+    after_edit = shown()
+    client.post(f"/library/metadata/{key}/posters", content=b"\xff\xd8jpeg")
+    after_upload = shown()
+    assert before[0] < after_edit[0] < after_upload[0]
+    assert len({before[1], after_edit[1], after_upload[1]}) == 3
+    assert len({before[2], after_edit[2], after_upload[2]}) == 3
 
 
 def test_removal_syntax_removes_tags_named_twice_encoded(

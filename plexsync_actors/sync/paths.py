@@ -42,11 +42,8 @@ def _after_prefix(path: str, prefix: str) -> str | None:
     head, rest = path[: len(stem)], path[len(stem) :]
     if rest and not rest.startswith(_SEPARATORS):
         return None
-    if is_windows_path(prefix):
-        same = _windows_key(head) == _windows_key(stem)
-    else:
-        same = head == stem
-    return rest if same else None
+    key = _windows_key if is_windows_path(prefix) else str
+    return rest if key(head) == key(stem) else None
 
 
 def is_windows_path(path: str) -> bool:

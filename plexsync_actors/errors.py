@@ -23,6 +23,10 @@ class StashUnavailable(PlexSyncError):
     """Stash could not be reached or refused our credentials. Never trips the Plex breaker."""
 
 
+class StashTooOld(PlexSyncError):
+    """Stash is older than the oldest release PlexSync supports (contract §1)."""
+
+
 class PlexError(PlexSyncError):
     """A failure talking to Plex. `status` is the HTTP status when Plex answered."""
 

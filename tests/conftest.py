@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
+from plexsync_actors.testing.fake_plex_library import TagMode
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.harness import Plugin, install_plugin, kill_drainer
 
@@ -15,8 +16,20 @@ PLEX_TOKEN = "tok-SECRET-4f9a2c"
 
 
 @pytest.fixture
-def fake_plex() -> Iterator[tuple[FakePlex, FakePlexServer]]:
-    plex = FakePlex(token=PLEX_TOKEN)
+def plex_tag_mode() -> TagMode:
+    """Whether the fake Plex replaces or appends indexed tags (parametrize to change it)."""
+    return "replace"
+
+
+@pytest.fixture
+def stash_schema() -> str:
+    """The Stash release the fake Stash plays, or "head" (parametrize to change it)."""
+    return "head"
+
+
+@pytest.fixture
+def fake_plex(plex_tag_mode: TagMode) -> Iterator[tuple[FakePlex, FakePlexServer]]:
+    plex = FakePlex(token=PLEX_TOKEN, tag_mode=plex_tag_mode)
     server = FakePlexServer(plex)
     server.start()
     try:
@@ -33,7 +46,9 @@ def stash_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_stash(fake_plex: tuple[FakePlex, FakePlexServer], stash_dir: Path) -> Iterator[FakeStash]:
+def fake_stash(
+    fake_plex: tuple[FakePlex, FakePlexServer], stash_dir: Path, stash_schema: str
+) -> Iterator[FakeStash]:
     _, plex_server = fake_plex
     stash = FakeStash(
         plugin_settings={
@@ -47,6 +62,7 @@ def fake_stash(fake_plex: tuple[FakePlex, FakePlexServer], stash_dir: Path) -> I
         stash_dir=str(stash_dir),
         require_auth=True,
         api_key="stash-api-key",
+        schema=stash_schema,
     )
     stash.start()
     try:

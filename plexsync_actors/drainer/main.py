@@ -48,6 +48,7 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     from plexsync_actors.runtime.clients import stash_http_client
     from plexsync_actors.runtime.pipeline import run_pipeline
     from plexsync_actors.settings import parse_settings
+    from plexsync_actors.stash.answers import require_supported_stash
     from plexsync_actors.stash.client import StashClient
     from plexsync_actors.stash.connection import connection_from
 
@@ -58,11 +59,13 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         conn = connection_from(payload.get("server_connection"))
         async with stash_http_client() as http:
             stash = StashClient(http, conn)
-            raw = await stash.plugin_settings(PLUGIN_ID)
+            config = await stash.plugin_config(PLUGIN_ID)
+            require_supported_stash(config.stash_version)
             api_key = await stash.fetch_api_key()
         conn = attrs.evolve(conn, api_key=api_key)
         # The hook queued into this data dir: drain exactly that one.
-        settings = attrs.evolve(parse_settings(raw, stash_dir=conn.stash_dir), data_dir=data_dir)
+        parsed = parse_settings(config.settings, stash_dir=conn.stash_dir)
+        settings = attrs.evolve(parsed, data_dir=data_dir)
     except StashUnavailable as exc:
         log.warning("Stash unavailable (%s); the drainer stops, the next save restarts it.", exc)
         lock.release()

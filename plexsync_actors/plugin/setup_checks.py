@@ -40,6 +40,7 @@ from plexsync_actors.plugin.status import relay_events
 from plexsync_actors.runtime.clients import plex_client, stored_client_id
 from plexsync_actors.secret import safe_origin
 from plexsync_actors.settings import Settings, enabled_in, parse_settings
+from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.sync.matcher import ItemMatcher
@@ -97,9 +98,12 @@ class Setup:
     async def check_stash(self) -> str:
         origin = safe_origin(self.conn.base_url)
         try:
-            self.raw = await self.stash.plugin_settings(PLUGIN_ID)
+            config = await self.stash.plugin_config(PLUGIN_ID)
         except StashUnavailable as exc:
             raise Failed(str(exc), stash_fix(str(exc), self.conn, origin)) from exc
+        # An older Stash answers the whole run with one sentence (contract §1): StashTooOld.
+        require_supported_stash(config.stash_version)
+        self.raw = config.settings
         if not self.conn.cookie_value:
             how = "with the API key" if self.conn.api_key else "without a password"
             return f"Stash answers GraphQL at {origin} ({how})."

@@ -5,14 +5,19 @@ from __future__ import annotations
 from plexsync_actors import PLUGIN_ID
 from plexsync_actors.runtime.clients import stash_http_client
 from plexsync_actors.settings import Settings, enabled_in, parse_settings
+from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
 
 
 async def load_settings(conn: StashConnection) -> Settings | None:
-    """Read and validate the plugin settings from Stash; None when PlexSync is disabled."""
+    """Read and validate the plugin settings from Stash; None when PlexSync is disabled.
+
+    StashTooOld when Stash is older than PlexSync supports (its setting keys would be wrong)."""
     async with stash_http_client() as http:
-        raw = await StashClient(http, conn).plugin_settings(PLUGIN_ID)
+        config = await StashClient(http, conn).plugin_config(PLUGIN_ID)
+    require_supported_stash(config.stash_version)
+    raw = config.settings
     if not enabled_in(raw):
         return None
     return parse_settings(raw, stash_dir=conn.stash_dir)

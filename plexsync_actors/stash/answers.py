@@ -5,9 +5,39 @@ Standard library only. Every failure is one sentence that names no credential.
 
 from __future__ import annotations
 
-from plexsync_actors.errors import StashUnavailable
+import re
+
+from plexsync_actors.errors import StashTooOld, StashUnavailable
 
 _MAX_ERROR_CHARS = 200
+# Before v0.26.0 Stash hands plugin setting keys back in camelCase, its settings page loses an
+# upper-camel plugin id's values (stash#4575), and `exec` words resolve differently (contract §1).
+MIN_STASH_VERSION = (0, 26, 0)
+MIN_STASH_TEXT = "v0.26.0"
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def stash_version_from_answer(answer: dict[str, object]) -> str | None:
+    """`version.version` of an answer to the settings query (None when Stash does not say)."""
+    data = answer.get("data")
+    block = data.get("version") if isinstance(data, dict) else None
+    version = block.get("version") if isinstance(block, dict) else None
+    return version if isinstance(version, str) and version.strip() else None
+
+
+def require_supported_stash(version: str | None) -> None:
+    """StashTooOld, in one sentence, when `version` is older than v0.26.0.
+
+    A build that names no version, or one PlexSync cannot read, is given the benefit of doubt."""
+    match = _VERSION.match(version or "")
+    if match is None:
+        return
+    found = tuple(int(n) for n in match.groups())
+    if found < MIN_STASH_VERSION:
+        raise StashTooOld(
+            f"PlexSync needs Stash {MIN_STASH_TEXT} or newer, and this Stash is {version}: "
+            "update Stash, then run this again (scenes saved meanwhile stay queued)."
+        )
 
 
 def plugin_settings_from_answer(answer: dict[str, object], plugin_id: str) -> dict[str, object]:

@@ -14,21 +14,23 @@ from typing import Any
 import attrs
 import httpx
 
+from plexsync_actors import PLUGIN_ID
 from plexsync_actors.errors import StashUnavailable
 from plexsync_actors.secret import safe_origin
 from plexsync_actors.stash.answers import (
     auth_refused_message,
     graphql_failure_message,
     plugin_settings_from_answer,
+    stash_version_from_answer,
 )
 from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.models import PluginConfig, Scene
 from plexsync_actors.stash.queries import (
     API_KEY_QUERY,
     COUNT_SCENES_QUERY,
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
-    PLUGIN_SETTINGS_QUERY,
+    plugin_settings_query,
 )
 
 logger = logging.getLogger(__name__)
@@ -117,10 +119,18 @@ class StashClient:
         count, _ = _scenes_page(data, with_scenes=False)
         return count
 
-    async def plugin_settings(self, plugin_id: str = "PlexSync") -> dict[str, object]:
-        """The settings the user saved for `plugin_id` (Stash omits unset keys; `{}` if none)."""
-        answer = await self._post_graphql(PLUGIN_SETTINGS_QUERY, {"include": [plugin_id]})
-        return plugin_settings_from_answer(answer, plugin_id)
+    async def plugin_config(self, plugin_id: str = PLUGIN_ID) -> PluginConfig:
+        """The settings the user saved for `plugin_id` (Stash omits unset keys) and the version
+        Stash reports, read in one request."""
+        answer = await self._post_graphql(plugin_settings_query(plugin_id), {})
+        return PluginConfig(
+            settings=plugin_settings_from_answer(answer, plugin_id),
+            stash_version=stash_version_from_answer(answer),
+        )
+
+    async def plugin_settings(self, plugin_id: str = PLUGIN_ID) -> dict[str, object]:
+        """The settings the user saved for `plugin_id` (`{}` if none)."""
+        return (await self.plugin_config(plugin_id)).settings
 
     async def fetch_api_key(self) -> str | None:
         """Stash's API key, or None when the user has not generated one."""

@@ -1,4 +1,4 @@
-"""What Stash tells PlexSync about a scene, as read at sync time."""
+"""What Stash tells PlexSync: a scene as read at sync time, and the plugin's configuration."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ class Scene:
     files: tuple[str, ...] = ()
     screenshot_url: str | None = None
     updated_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PluginConfig:
+    """What one settings read tells: the plugin's saved settings and Stash's version."""
+
+    settings: dict[str, object]
+    stash_version: str | None

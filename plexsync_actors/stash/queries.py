@@ -1,13 +1,29 @@
 """Every GraphQL document PlexSync sends to Stash; `ALL_QUERIES` is validated by a test against
 each supported Stash schema. Standard library only (the hook sends the settings query)."""
 
-PLUGIN_SETTINGS_QUERY = """\
-query PlexSyncPluginSettings($include: [ID!]) {
-  configuration {
-    plugins(include: $include)
-  }
-}
-"""
+from __future__ import annotations
+
+import json
+
+from plexsync_actors import PLUGIN_ID
+
+
+def plugin_settings_query(plugin_id: str) -> str:
+    """Stash's version and the plugin's settings, in one request.
+
+    The plugin id is written inline: `plugins(include:)` takes `[String!]` in v0.24 and `[ID!]`
+    from v0.25 on, so a declared variable would be invalid on one or the other."""
+    return (
+        "query PlexSyncPluginSettings {\n"
+        "  version {\n    version\n  }\n"
+        "  configuration {\n"
+        f"    plugins(include: [{json.dumps(plugin_id)}])\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+PLUGIN_SETTINGS_QUERY = plugin_settings_query(PLUGIN_ID)
 
 _SCENE_FRAGMENT = """
 fragment PlexSyncScene on Scene {

@@ -14,7 +14,7 @@ from plexsync_actors.stash.answers import (
     graphql_failure_message,
     plugin_settings_from_answer,
 )
-from plexsync_actors.stash.queries import PLUGIN_SETTINGS_QUERY
+from plexsync_actors.stash.queries import plugin_settings_query
 
 
 def fetch_plugin_settings_sync(
@@ -39,7 +39,7 @@ def fetch_plugin_settings_sync(
         port = parts.port
     except ValueError as exc:
         raise StashUnavailable(f"The Stash address {base_url!r} has an invalid port.") from exc
-    payload = {"query": PLUGIN_SETTINGS_QUERY, "variables": {"include": [plugin_id]}}
+    payload = {"query": plugin_settings_query(plugin_id), "variables": {}}
     body = json.dumps(payload).encode("utf-8")
     request_headers = {
         "Content-Type": "application/json",

@@ -23,11 +23,14 @@ from typing import Any, NamedTuple
 
 from plexsync_actors.testing.fake_stash_graphql import (
     DEFAULT_SCREENSHOT,
+    HEAD_VERSION,
     FakeScene,
     StashRoot,
     answer_graphql,
     load_stash_schema,
     render_scene,
+    schema_folder,
+    version_tuple,
 )
 from plexsync_actors.testing.loopback import TrackingHTTPServer
 
@@ -65,7 +68,13 @@ class FakeStash:
         plugin_dir: str = "",
         port: int = 0,
         clock: Callable[[], datetime.datetime] = _utc_now,
+        schema: str = "head",
+        version: str | None = None,
     ) -> None:
+        """`schema` is the Stash release whose GraphQL schema the fake serves ("v0.26.2") or
+        "head"; `version` what it reports as its version (by default, that release's)."""
+        self.schema_dir = schema_folder(schema)
+        self.version = version or (HEAD_VERSION if schema == "head" else schema)
         self.plugin_settings: dict[str, object] = dict(plugin_settings or {})
         self.api_key = api_key
         self.require_auth = require_auth
@@ -89,7 +98,7 @@ class FakeStash:
         """Listen (on the port of the previous run when restarted)."""
         if self._server is None:
             # Build the schema before serving: concurrent first requests would each build it.
-            load_stash_schema()
+            load_stash_schema(self.schema_dir)
             self._server = _Server(("127.0.0.1", self._port), self)
             self._port = self._server.server_address[1]
             # A short poll interval makes `stop` (which waits for the next poll) quick.
@@ -266,7 +275,8 @@ class FakeStash:
         return _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
     def _graphql(self, body: bytes) -> _Reply:
-        status, answer = answer_graphql(body, StashRoot(self), self.invalid_queries)
+        schema = load_stash_schema(self.schema_dir)
+        status, answer = answer_graphql(body, StashRoot(self), self.invalid_queries, schema)
         return _json_reply(status, answer)
 
     # -- GraphQL answers ---------------------------------------------------------------------
@@ -284,8 +294,16 @@ class FakeStash:
     def plugins(self, include: list[str] | None) -> dict[str, object]:
         # Stash stores (and returns) only plugins whose settings were saved at least once.
         settings = json.loads(json.dumps(self.plugin_settings))
+        if version_tuple(self.version) < (0, 26, 0):
+            # Before v0.26.0 Stash's config layer (viper) hands keys back in camelCase.
+            settings = {_camel(key): value for key, value in settings.items()}
         configs = {PLUGIN_ID: settings} if settings else {}
         return {k: v for k, v in configs.items() if include is None or k in include}
+
+
+def _camel(key: str) -> str:
+    first, *rest = key.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 def _same(given: str, expected: str) -> bool:

@@ -1,8 +1,9 @@
 """The fake Stash's GraphQL side: Stash's real schema, its validation, and the resolvers.
 
-Every query is parsed, validated and executed by graphql-core against the vendored copy of
-Stash's real schema (`stash_schema/`); `updated_at` filtering follows Stash's SQL on stored text
-(`_matches`, `_stored_time`). The HTTP side and the scene store are `fake_stash.FakeStash`.
+Every query is parsed, validated and executed by graphql-core against a vendored copy of Stash's
+real schema (`stash_schemas/<release>/`, or `head/`); `updated_at` filtering follows Stash's SQL
+on stored text (`_matches`, `_stored_time`). The HTTP side and the scene store are
+`fake_stash.FakeStash`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,32 @@ from graphql.utilities import get_operation_ast
 if TYPE_CHECKING:
     from plexsync_actors.testing.fake_stash import FakeStash
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "stash_schema"
+SCHEMAS_DIR = Path(__file__).resolve().parent / "stash_schemas"
+SCHEMA_DIR = SCHEMAS_DIR / "head"  # the development head, as `../shared/stash-graphql`
+# Every release vendored, oldest first; "head" is the development head after the newest one.
+RELEASES: tuple[str, ...] = tuple(
+    sorted(
+        (p.name for p in SCHEMAS_DIR.iterdir() if p.name.startswith("v")),
+        key=lambda tag: tuple(int(n) for n in tag[1:].split(".")),
+    )
+)
+HEAD_VERSION = "v0.30.1-24-gcf3489e"  # what `version { version }` says on a head build
+
+
+def schema_folder(schema: str) -> Path:
+    """The vendored schema folder of a release tag ("v0.26.2") or "head"."""
+    if schema != "head" and schema not in RELEASES:
+        raise ValueError(f"no vendored Stash schema {schema!r}: one of head, {', '.join(RELEASES)}")
+    return SCHEMAS_DIR / schema
+
+
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """(0, 26, 2) for "v0.26.2" or a build after it ("v0.26.2-12-gabc")."""
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", version)
+    if match is None:
+        raise ValueError(f"not a Stash version: {version!r}")
+    major, minor, patch = (int(n) for n in match.groups())
+    return major, minor, patch
 DEFAULT_SCREENSHOT = b"\xff\xd8\xff\xe0fake-jpeg"
 
 
@@ -33,7 +59,7 @@ def schema_sdl(directory: Path = SCHEMA_DIR) -> str:
     return "\n".join(path.read_text(encoding="utf-8") for path in files)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def load_stash_schema(directory: Path = SCHEMA_DIR) -> graphql.GraphQLSchema:
     """Stash's schema as graphql-core objects (its files declare all their custom scalars)."""
     return graphql.build_schema(schema_sdl(directory))
@@ -84,7 +110,7 @@ class FakeScene:
 
 
 def answer_graphql(
-    body: bytes, root: object, invalid_queries: list[str]
+    body: bytes, root: object, invalid_queries: list[str], schema: graphql.GraphQLSchema
 ) -> tuple[int, dict[str, object]]:
     """Validate and run one GraphQL request body as gqlgen does: (HTTP status, JSON answer).
 
@@ -97,7 +123,6 @@ def answer_graphql(
     except (ValueError, KeyError, TypeError, AttributeError):
         invalid_queries.append(body.decode("utf-8", "replace"))
         return 400, _errors(["json body could not be decoded"], "BAD_REQUEST")
-    schema = load_stash_schema()
     try:
         document = graphql.parse(query)
     except graphql.GraphQLError as exc:
@@ -192,6 +217,9 @@ class StashRoot:
                 "count": len(scenes), "duration": 0.0, "filesize": 0.0,
                 "scenes": [self._fake.render(s) for s in page],
             }  # fmt: skip
+
+    def version(self, info: object) -> dict[str, object]:
+        return {"version": self._fake.version, "hash": "cf3489e", "build_time": "2026-01-01"}
 
     def configuration(self, info: object) -> dict[str, object]:
         fake = self._fake

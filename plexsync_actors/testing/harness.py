@@ -33,7 +33,7 @@ def install_plugin(plugins_root: Path) -> Path:
     shutil.copytree(
         ROOT / "plexsync_actors",
         target / "plexsync_actors",
-        ignore=shutil.ignore_patterns("__pycache__", "stash_schema"),
+        ignore=shutil.ignore_patterns("__pycache__", "stash_schemas"),
     )
     return target
 

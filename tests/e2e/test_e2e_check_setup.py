@@ -124,6 +124,7 @@ def snapshot(plex: FakePlex) -> dict[int, dict[str, Any]]:
     return items
 
 
+@pytest.mark.parametrize("stash_schema", ["head", "v0.26.2", "v0.27.2"])
 def test_a_correct_install_passes_every_check_and_changes_nothing_in_plex(
     world: tuple[Plugin, SetupPlex, FakeStash],
 ) -> None:

@@ -17,14 +17,21 @@ import graphql
 import httpx
 import pytest
 
-from plexsync_actors.errors import StashUnavailable
+from plexsync_actors.errors import StashTooOld, StashUnavailable
+from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient, stash_local_time
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.models import Scene
 from plexsync_actors.stash.queries import ALL_QUERIES, FIND_SCENES_QUERY
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import FakeStash
-from plexsync_actors.testing.fake_stash_graphql import SCHEMA_DIR, load_stash_schema, query_errors
+from plexsync_actors.testing.fake_stash_graphql import (
+    RELEASES,
+    SCHEMA_DIR,
+    load_stash_schema,
+    query_errors,
+    schema_folder,
+)
 
 SHARED_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "stash-graphql"
 UTC = datetime.timezone.utc
@@ -88,6 +95,36 @@ def test_query_validates_against_vendored_stash_schema(query: str) -> None:
     assert query_errors(load_stash_schema(SCHEMA_DIR), query) == []
 
 
+@pytest.mark.parametrize("release", [*RELEASES, "head"])
+@pytest.mark.parametrize("query", ALL_QUERIES, ids=lambda q: q.split("(")[0].split()[1])
+def test_query_validates_against_every_vendored_stash_release(query: str, release: str) -> None:
+    """v0.24.3 to v0.30.1 and the head (v0.24 types `plugins(include:)` as [String!])."""
+    assert query_errors(load_stash_schema(schema_folder(release)), query) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("v0.25.1", False),
+        ("v0.24.3", False),
+        ("v0.26.0", True),
+        ("v0.26.2-12-gabc1234", True),
+        ("0.30.1", True),
+        (None, True),  # a build that names no version gets the benefit of the doubt
+        ("", True),
+    ],
+)
+def test_stash_older_than_v0_26_0_is_one_sentence_naming_both_versions(
+    version: str | None, supported: bool
+) -> None:
+    if supported:
+        require_supported_stash(version)
+        return
+    with pytest.raises(StashTooOld) as info:
+        require_supported_stash(version)
+    assert f"this Stash is {version}" in str(info.value) and "v0.26.0 or newer" in str(info.value)
+
+
 @pytest.mark.skipif(not SHARED_SCHEMA_DIR.is_dir(), reason="../shared/stash-graphql is absent")
 @pytest.mark.parametrize("query", ALL_QUERIES, ids=lambda q: q.split("(")[0].split()[1])
 def test_query_validates_against_shared_stash_schema(query: str) -> None:
@@ -95,15 +132,22 @@ def test_query_validates_against_shared_stash_schema(query: str) -> None:
 
 
 @pytest.mark.skipif(not SHARED_SCHEMA_DIR.is_dir(), reason="../shared/stash-graphql is absent")
-def test_vendored_schema_is_byte_identical_to_shared_copy() -> None:
+def test_vendored_schemas_are_byte_identical_to_the_shared_copies() -> None:
     def files(root: Path) -> dict[str, bytes]:
         return {
             p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.graphql"))
         }
 
-    shared, vendored = files(SHARED_SCHEMA_DIR), files(SCHEMA_DIR)
-    assert sorted(vendored) == sorted(shared)
-    assert [name for name in shared if shared[name] != vendored[name]] == []
+    pairs = [(SHARED_SCHEMA_DIR, SCHEMA_DIR)] + [
+        (SHARED_SCHEMA_DIR.parent / "stash-graphql-versions" / tag, schema_folder(tag))
+        for tag in RELEASES
+    ]
+    for source, copy in pairs:
+        shared, vendored = files(source), files(copy)
+        assert sorted(vendored) == sorted(shared), copy
+        assert [name for name in shared if shared[name] != vendored[name]] == [], copy
+    found = sorted(p.name for p in (SHARED_SCHEMA_DIR.parent / "stash-graphql-versions").glob("v*"))
+    assert found == list(RELEASES)  # every release in ../shared is vendored
 
 
 def test_queries_are_rejected_when_they_break_the_schema() -> None:

@@ -15,11 +15,24 @@ from typing import Protocol
 import attrs
 import trio
 
-from plexsync_actors.core.retry import Drop, GiveUp, Retry, RetryPolicy, decide
+from plexsync_actors.core.retry import (
+    Drop,
+    GiveUp,
+    Retry,
+    RetryPolicy,
+    decide,
+    poster_retry_at,
+)
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexError, StashUnavailable
-from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
+from plexsync_actors.messages.jobs import (
+    JobFailed,
+    JobHeldBack,
+    JobOutcome,
+    JobSucceeded,
+    SyncResult,
+)
 from plexsync_actors.persistence.database import Failure, Job
-from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.jobs import POSTER_RETRY, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +76,7 @@ class OpenGate:
 
 
 class Syncer(Protocol):
-    async def sync(self, scene_id: int) -> str: ...
+    async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -142,7 +155,9 @@ class DrainActor:
 
     async def _attempt(self, job: Job) -> None:
         try:
-            detail = await self._syncer.sync(job.scene_id)
+            result = await self._syncer.sync(
+                job.scene_id, poster_only=job.reason == POSTER_RETRY
+            )
         except StashUnavailable as exc:
             self._queue.release(job, retry_at=self._now())
             await self._outcomes.send(
@@ -157,15 +172,23 @@ class DrainActor:
             self._queue.release(job, retry_at=self._now())
             raise
         self._gate.record(True)
-        newest = self._queue.complete(job, now=self._now())
+        now = self._now()
+        poster_at = poster_retry_at(
+            pending=result.poster_pending,
+            retries_so_far=job.poster_retries,
+            policy=self._policy.retry,
+            now=now,
+        )
+        newest = self._queue.complete(job, now=now, poster_retry_at=poster_at)
         log.debug(
-            "Scene %s synced (%s)%s",
+            "Scene %s synced (%s)%s%s",
             job.scene_id,
-            detail,
+            result.detail,
             "" if newest else "; newer change queued",
+            "" if poster_at is None else f"; its poster is tried again in {poster_at - now:.0f} s",
         )
         await self._outcomes.send(
-            JobSucceeded(scene_id=job.scene_id, at=self._now(), detail=detail)
+            JobSucceeded(scene_id=job.scene_id, at=self._now(), detail=result.detail)
         )
 
     async def _failed(self, job: Job, exc: PlexError) -> None:

@@ -20,6 +20,10 @@ class RetryPolicy:
     notfound_base_seconds: float
     notfound_cap_seconds: float
     skip_not_found: bool
+    # After Stash served its placeholder instead of a cover (a scan generates covers later and
+    # fires no hook), the poster alone is tried again this long after, this many times.
+    poster_retry_seconds: float = 600.0
+    poster_retry_limit: int = 3
 
 
 @attrs.frozen(kw_only=True)
@@ -90,3 +94,12 @@ def decide(
         delay = backoff_delay(step, base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter)
         return Retry(at=now + delay, charged=charged)
     return GiveUp(reason="permanent error")
+
+
+def poster_retry_at(
+    *, pending: bool, retries_so_far: int, policy: RetryPolicy, now: float
+) -> float | None:
+    """When to try a scene's poster again (None: not again): Stash had no cover for it yet."""
+    if not pending or retries_so_far >= policy.poster_retry_limit:
+        return None
+    return now + policy.poster_retry_seconds

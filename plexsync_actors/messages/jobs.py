@@ -33,3 +33,12 @@ class JobHeldBack:
 
 
 JobOutcome = JobSucceeded | JobFailed | JobHeldBack
+
+
+@attrs.frozen(kw_only=True)
+class SyncResult:
+    """What one sync of a scene did: a short description, and whether its poster is still to
+    come (Stash served its placeholder: the scene had no cover yet)."""
+
+    detail: str
+    poster_pending: bool = False

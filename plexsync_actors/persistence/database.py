@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 DB_NAME = "queue.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HISTORY_LIMIT = 50
 
 _SCHEMA = """
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     history TEXT NOT NULL DEFAULT '[]',
     lease_owner TEXT,
     lease_until REAL,
-    leased_version INTEGER
+    leased_version INTEGER,
+    poster_retries INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (next_attempt_at);
 CREATE TABLE IF NOT EXISTS dlq (
@@ -76,6 +77,7 @@ class Job(NamedTuple):
     first_failure_at: float | None
     reason: str
     failures: int = 0  # every failed attempt, charged or not: drives the backoff exponent
+    poster_retries: int = 0  # poster-only retries so far (Stash had served its placeholder)
 
 
 class Failure(NamedTuple):
@@ -107,6 +109,8 @@ class Database:
         except sqlite3.OperationalError:
             row = None
         if row is not None:
+            if row[0] != str(SCHEMA_VERSION):
+                self._migrate()
             return
         with self._write():
             for statement in _SCHEMA.split(";"):
@@ -116,6 +120,17 @@ class Database:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _migrate(self) -> None:
+        """Bring a queue written by an older PlexSync to this schema, in one transaction."""
+        with self._write() as db:
+            (found,) = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found == "1":  # 1 -> 2: poster retries after Stash served its placeholder
+                db.execute(
+                    "ALTER TABLE jobs ADD COLUMN poster_retries INTEGER NOT NULL DEFAULT 0"
+                )
+                found = "2"
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
 
     def close(self) -> None:
         self._db.close()

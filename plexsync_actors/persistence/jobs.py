@@ -17,12 +17,19 @@ from plexsync_actors.persistence.scene_state import SceneStates
 
 _OUTAGE_TYPES = tuple(sorted(OUTAGE_ERROR_TYPES))
 
-# A newer change replaces a pending one: same row, version bumped.
-_UPSERT_JOB = """
+# The reason of a poster-only retry (Stash had served its placeholder instead of a cover).
+POSTER_RETRY = "poster"
+
+# A newer change replaces a pending one: same row, version bumped. A poster retry waiting for
+# its time is replaced outright: the save is synced now, poster included.
+_UPSERT_JOB = f"""
     INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at, next_attempt_at)
     VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (scene_id) DO UPDATE SET
-        version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at"""
+        version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at,
+        next_attempt_at = CASE WHEN jobs.reason = '{POSTER_RETRY}'
+                               THEN excluded.next_attempt_at ELSE jobs.next_attempt_at END,
+        poster_retries = 0"""  # noqa: S608 - a constant
 
 
 class QueueCounts(NamedTuple):
@@ -72,7 +79,7 @@ class JobQueue(DeadLetters, SceneStates):
         with self._write() as db:
             row = db.execute(
                 """SELECT scene_id, version, attempts, notfound_attempts, first_failure_at, reason,
-                          failures
+                          failures, poster_retries
                    FROM jobs
                    WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
                    ORDER BY next_attempt_at, scene_id LIMIT 1""",
@@ -93,10 +100,14 @@ class JobQueue(DeadLetters, SceneStates):
             first_failure_at=row[4],
             reason=str(row[5]),
             failures=int(row[6]),
+            poster_retries=int(row[7]),
         )
 
-    def complete(self, job: Job, *, now: float) -> bool:
-        """The job's change reached Plex. Returns False when a newer change is still pending."""
+    def complete(self, job: Job, *, now: float, poster_retry_at: float | None = None) -> bool:
+        """The job's change reached Plex. Returns False when a newer change is still pending.
+
+        With `poster_retry_at`, the scene's poster is still to come: a poster-only retry is
+        queued for then (unless a newer change is pending, which brings the poster along)."""
         with self._write() as db:
             cur = db.execute(
                 "DELETE FROM jobs WHERE scene_id = ? AND version = ?", (job.scene_id, job.version)
@@ -104,6 +115,19 @@ class JobQueue(DeadLetters, SceneStates):
             if cur.rowcount:
                 # The scene's latest change is in Plex: its older dead letters are settled.
                 db.execute("DELETE FROM dlq WHERE scene_id = ?", (job.scene_id,))
+                if poster_retry_at is not None:
+                    db.execute(
+                        """INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at,
+                               next_attempt_at, poster_retries) VALUES (?, ?, ?, ?, ?, ?)""",
+                        (
+                            job.scene_id,
+                            POSTER_RETRY,
+                            now,
+                            now,
+                            poster_retry_at,
+                            job.poster_retries + 1,
+                        ),
+                    )
                 return True
             # A newer change arrived while we synced: keep it, ready at once, with a clean slate.
             db.execute(
@@ -213,10 +237,11 @@ class JobQueue(DeadLetters, SceneStates):
         pending, in_flight, waiting = self._db.execute(
             """SELECT COUNT(*),
                       COALESCE(SUM(lease_until IS NOT NULL AND lease_until >= ?), 0),
-                      COALESCE(SUM(last_failure_at IS NOT NULL AND next_attempt_at > ?
+                      COALESCE(SUM((last_failure_at IS NOT NULL OR reason = ?)
+                                   AND next_attempt_at > ?
                                    AND (lease_until IS NULL OR lease_until < ?)), 0)
                FROM jobs""",
-            (now, now, now),
+            (now, POSTER_RETRY, now, now),
         ).fetchone()
         by_type = {
             str(t): int(n)

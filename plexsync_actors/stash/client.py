@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import urllib.parse
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -24,7 +25,7 @@ from plexsync_actors.stash.answers import (
     stash_version_from_answer,
 )
 from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import PluginConfig, Scene
+from plexsync_actors.stash.models import Image, PluginConfig, Scene
 from plexsync_actors.stash.queries import (
     API_KEY_QUERY,
     COUNT_SCENES_QUERY,
@@ -141,19 +142,15 @@ class StashClient:
             raise StashUnavailable("Stash answered the API key query without a key.") from exc
         return api_key if isinstance(api_key, str) and api_key else None
 
-    async def fetch_screenshot(self, url: str) -> bytes | None:
+    async def fetch_screenshot(self, url: str) -> Image | None:
         """The screenshot at `url` (a scene's `screenshot_url`), or None when Stash has none.
 
-        Credentials go only to Stash's own origin: a URL elsewhere is fetched without them.
+        Fetched from the connection Stash gave the plugin, with its credentials, whatever origin
+        the URL names: with `external_host` set, Stash writes that origin into every scene's
+        `paths.screenshot`, and the plugin may not reach it (nor should it send credentials
+        there). Only the URL's `/scene/…` path and its query are kept.
         """
-        target = f"{self._conn.base_url}{url}" if url.startswith("/") else url
-        try:
-            same_origin = _origin_of(httpx.URL(target)) == _origin_of(
-                httpx.URL(self._conn.base_url)
-            )
-        except httpx.InvalidURL as exc:
-            raise StashUnavailable("Stash gave a screenshot URL that is not valid.") from exc
-        response = await self._send("GET", target, authenticate=same_origin)
+        response = await self._send("GET", self._rebased(url))
         status = response.status_code
         if status == 404 or (400 <= status < 500 and status not in (401, 403)):
             # A scene without a usable screenshot: sync the rest, skip the poster.
@@ -162,7 +159,20 @@ class StashClient:
             raise StashUnavailable(
                 f"Stash answered HTTP {response.status_code} for a scene screenshot."
             )
-        return response.content
+        content_type = response.headers.get("content-type", "")
+        return Image(data=response.content, content_type=content_type)
+
+    def _rebased(self, url: str) -> str:
+        """`url`'s path (from its `/scene/` part: a proxy prefix is dropped) and query, on the
+        base URL of the connection Stash gave the plugin."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path
+        at = path.rfind("/scene/")
+        if at > 0:
+            path = path[at:]
+        if not path.startswith("/"):
+            raise StashUnavailable("Stash gave a screenshot URL that is not valid.")
+        return self._conn.base_url + path + (f"?{parts.query}" if parts.query else "")
 
     async def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         answer = await self._post_graphql(query, variables)
@@ -240,11 +250,6 @@ def _refusal_status(response: httpx.Response) -> int | None:
     if response.is_redirect and "/login" in response.headers.get("Location", ""):
         return 401
     return None
-
-
-def _origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
-    default_port = {"http": 80, "https": 443}.get(url.scheme)
-    return (url.scheme, url.host, url.port or default_port)
 
 
 def _updated_since_filter(since: datetime.datetime | None) -> dict[str, object] | None:

@@ -27,3 +27,11 @@ class PluginConfig:
 
     settings: dict[str, object]
     stash_version: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """An image as Stash served it: its bytes and the content type it named."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    content_type: str

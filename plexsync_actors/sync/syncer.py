@@ -1,22 +1,23 @@
-"""Sync one scene to Plex: find its item(s) by exact file path, diff, one PUT, maybe a poster."""
+"""Sync one scene to Plex: find its item(s) by exact file path, diff, one PUT, then the poster."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from plexsync_actors.errors import PlexSyncError
+from plexsync_actors.messages.jobs import SyncResult
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.plex.models import PlexItem
 from plexsync_actors.settings import Settings
-from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.models import Image, Scene
 from plexsync_actors.sync.edits import plan_edit
 from plexsync_actors.sync.matcher import ItemMatcher
+from plexsync_actors.sync.poster import PosterPlan, plan_poster
 
 log = logging.getLogger(__name__)
-MAX_POSTER_BYTES = 9 * 1024 * 1024
 
 
 class SceneSource(Protocol):
@@ -24,7 +25,7 @@ class SceneSource(Protocol):
 
     async def find_scene(self, scene_id: int) -> Scene | None: ...
 
-    async def fetch_screenshot(self, url: str) -> bytes | None: ...
+    async def fetch_screenshot(self, url: str) -> Image | None: ...
 
 
 class SceneSyncer:
@@ -46,67 +47,97 @@ class SceneSyncer:
         self._now = wall_now
         self.matcher = ItemMatcher(plex=plex, settings=settings, wall_now=wall_now)
 
-    async def sync(self, scene_id: int) -> str:
-        """Sync the scene's latest data; returns a short description of what happened."""
+    async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
+        """Sync the scene's latest data (`poster_only`: just its poster, after Stash served its
+        placeholder); the result says what happened."""
         scene = await self._stash.find_scene(scene_id)
         if scene is None:
             self._queue.drop(scene_id)
-            return "deleted in Stash"
+            return SyncResult(detail="deleted in Stash")
         items = await self.matcher.find_items(scene)
+        screenshot = _Screenshot(self._stash, scene)
         changed: list[str] = []
+        pending = False
         for item in items:
-            changed.extend(await self._sync_item(scene, item))
-        return ", ".join(sorted(set(changed))) or "no change"
+            item_changed, item_pending = await self._sync_item(
+                scene, item, screenshot, poster_only=poster_only
+            )
+            changed.extend(item_changed)
+            pending = pending or item_pending
+        detail = ", ".join(sorted(set(changed))) or "no change"
+        if pending:
+            detail += "; Stash has no cover for it yet"
+        return SyncResult(detail=detail, poster_pending=pending)
 
-    async def _sync_item(self, scene: Scene, listed: PlexItem) -> list[str]:
+    async def _sync_item(
+        self, scene: Scene, listed: PlexItem, screenshot: _Screenshot, *, poster_only: bool
+    ) -> tuple[list[str], bool]:
+        """One item: the metadata PUT first, so a poster problem never holds the metadata back,
+        then the poster. Returns the fields changed and whether the poster is still to come."""
         # Listings truncate tag lists: always diff against the full item.
         item = await self._plex.metadata(listed.rating_key, listed.section_id)
         written, poster_url, poster_hash = self._queue.scene_state(scene.id, item.rating_key)
         plan = plan_edit(scene, item, self._settings, written)
-        params = list(plan.params)
-        changed = list(plan.changed_fields)
-        new_url, new_hash = poster_url, poster_hash
-        if (
-            self._settings.sync_poster
-            and scene.screenshot_url
-            and scene.screenshot_url != poster_url
-        ):
-            new_url, new_hash, uploaded = await self._maybe_upload_poster(scene, item, poster_hash)
-            if uploaded:
-                changed.append("poster")
-                # Remember the upload before the PUT: if the PUT fails, the retry must not upload
-                # the same image again (the lock below is then sent by the retry).
-                self._queue.save_scene_state(
-                    scene.id,
-                    item.rating_key,
-                    written=written,
-                    poster_url=new_url,
-                    poster_sha256=new_hash,
-                    now=self._now(),
-                )
-        if self._settings.sync_poster and new_hash is not None and "thumb" not in item.locked:
+        params = [] if poster_only else list(plan.params)
+        changed = [] if poster_only else list(plan.changed_fields)
+        written = written if poster_only else plan.written
+        poster = PosterPlan()
+        url = scene.screenshot_url
+        if self._settings.sync_poster and url and url != poster_url:
+            poster = await screenshot.plan(poster_hash)
+        # Only a poster PlexSync uploads (or has uploaded) is locked: never a skipped one.
+        ours = poster_hash is not None or poster.upload is not None
+        if self._settings.sync_poster and ours and "thumb" not in item.locked:
             params.append(("thumb.locked", "1"))
         if params:
             await self._plex.edit(item, params)
+        if poster.digest is not None and poster.upload is None:
+            poster_url, poster_hash = url, poster.digest  # the same image behind a new URL
+        self._save(scene, item, written, poster_url, poster_hash)
+        if poster.upload is not None:
+            await self._plex.upload_poster(item.rating_key, poster.upload)
+            self._save(scene, item, written, url, poster.digest)
+            changed.append("poster")
+        if poster.error is not None:
+            raise poster.error
+        return changed, poster.pending
+
+    def _save(
+        self,
+        scene: Scene,
+        item: PlexItem,
+        written: dict[str, Any],
+        poster_url: str | None,
+        poster_hash: str | None,
+    ) -> None:
         self._queue.save_scene_state(
             scene.id,
             item.rating_key,
-            written=plan.written,
-            poster_url=new_url,
-            poster_sha256=new_hash,
+            written=written,
+            poster_url=poster_url,
+            poster_sha256=poster_hash,
             now=self._now(),
         )
-        return changed
 
-    async def _maybe_upload_poster(
-        self, scene: Scene, item: PlexItem, old_hash: str | None
-    ) -> tuple[str | None, str | None, bool]:
-        assert scene.screenshot_url is not None
-        image = await self._stash.fetch_screenshot(scene.screenshot_url)
-        if not image or len(image) > MAX_POSTER_BYTES:
-            return scene.screenshot_url, old_hash, False
-        digest = hashlib.sha256(image).hexdigest()
-        if digest == old_hash:
-            return scene.screenshot_url, digest, False
-        await self._plex.upload_poster(item.rating_key, image)
-        return scene.screenshot_url, digest, True
+
+class _Screenshot:
+    """The scene's screenshot, fetched from Stash at most once per sync (for every item)."""
+
+    def __init__(self, stash: SceneSource, scene: Scene) -> None:
+        self._stash = stash
+        self._scene = scene
+        self._fetched = False
+        self._image: Image | None = None
+        self._error: PlexSyncError | None = None
+
+    async def plan(self, last_digest: str | None) -> PosterPlan:
+        if not self._fetched:
+            self._fetched = True
+            assert self._scene.screenshot_url is not None
+            try:
+                self._image = await self._stash.fetch_screenshot(self._scene.screenshot_url)
+            except PlexSyncError as exc:  # raised once the metadata is in Plex
+                self._error = exc
+        if self._error is not None:
+            return PosterPlan(error=self._error)
+        return plan_poster(self._image, last_digest)

@@ -24,12 +24,14 @@ from typing import Any, NamedTuple
 from plexsync_actors.testing.fake_stash_graphql import (
     DEFAULT_SCREENSHOT,
     HEAD_VERSION,
+    PLACEHOLDER_SVG,
     FakeScene,
     StashRoot,
     answer_graphql,
     load_stash_schema,
     render_scene,
     schema_folder,
+    sniff_image_type,
     version_tuple,
 )
 from plexsync_actors.testing.loopback import TrackingHTTPServer
@@ -70,9 +72,13 @@ class FakeStash:
         clock: Callable[[], datetime.datetime] = _utc_now,
         schema: str = "head",
         version: str | None = None,
+        external_host: str = "",
     ) -> None:
         """`schema` is the Stash release whose GraphQL schema the fake serves ("v0.26.2") or
-        "head"; `version` what it reports as its version (by default, that release's)."""
+        "head"; `version` what it reports as its version (by default, that release's).
+        `external_host` plays Stash's setting of that name: the origin written into every URL
+        Stash hands out (`paths.screenshot` …), which need not be reachable."""
+        self.external_host = external_host.rstrip("/")
         self.schema_dir = schema_folder(schema)
         self.version = version or (HEAD_VERSION if schema == "head" else schema)
         self.plugin_settings: dict[str, object] = dict(plugin_settings or {})
@@ -147,6 +153,11 @@ class FakeStash:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The origin of the URLs Stash hands out: `external_host` when set."""
+        return self.external_host or self.url
 
     def server_connection(self) -> dict[str, object]:
         """The `server_connection` object Stash puts in a plugin's input."""
@@ -230,7 +241,7 @@ class FakeStash:
         """What `paths.screenshot` says for the scene now."""
         with self.lock:
             version = self.scenes[scene_id].screenshot_version
-        return f"{self.url}/scene/{scene_id}/screenshot?t={version}"
+        return f"{self.public_url}/scene/{scene_id}/screenshot?t={version}"
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -269,9 +280,10 @@ class FakeStash:
                 return _Reply(302, b"", "text/html; charset=utf-8", {"Location": login})
             with self.lock:
                 scene = self.scenes.get(int(screenshot.group(1)))
-                image = scene.screenshot if scene else None
+                # Stash serves its placeholder SVG, with 200, for a scene without a cover.
+                image = None if scene is None else scene.screenshot or PLACEHOLDER_SVG
             if image is not None:
-                return _Reply(200, image, "image/jpeg")
+                return _Reply(200, image, sniff_image_type(image))
         return _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
     def _graphql(self, body: bytes) -> _Reply:
@@ -283,7 +295,7 @@ class FakeStash:
 
     def render(self, scene: FakeScene) -> dict[str, object]:
         """The scene as Stash's resolvers would answer it (callers hold `lock`)."""
-        return render_scene(scene, self.url, self._entity)
+        return render_scene(scene, self.public_url, self._entity)
 
     def _entity(self, kind: str, name: str) -> dict[str, object]:
         """A studio, tag or performer with a stable id per name (callers hold `lock`)."""

@@ -51,6 +51,11 @@ def version_tuple(version: str) -> tuple[int, int, int]:
     major, minor, patch = (int(n) for n in match.groups())
     return major, minor, patch
 DEFAULT_SCREENSHOT = b"\xff\xd8\xff\xe0fake-jpeg"
+# What Stash serves for a scene without a cover (its own is an icon; this one is ours).
+PLACEHOLDER_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1280 720">'
+    b'<circle cx="640" cy="360" r="120" fill="#888"/></svg>\n'
+)
 
 
 def schema_sdl(directory: Path = SCHEMA_DIR) -> str:
@@ -144,6 +149,24 @@ def answer_graphql(
         operation_name=operation_name,
     )  # fmt: skip
     return 200, dict(result.formatted)
+
+
+def sniff_image_type(data: bytes) -> str:
+    """The content type Stash names for an image it serves: Go's `http.DetectContentType`,
+    with text (an SVG) named `image/svg+xml` (Stash's `utils.ServeImage`)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:14] == b"WEBPVP":
+        return "image/webp"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "image/svg+xml"
 
 
 def render_scene(

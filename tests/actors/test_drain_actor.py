@@ -18,7 +18,13 @@ from plexsync_actors.errors import (
     PlexTemporaryError,
     StashUnavailable,
 )
-from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
+from plexsync_actors.messages.jobs import (
+    JobFailed,
+    JobHeldBack,
+    JobOutcome,
+    JobSucceeded,
+    SyncResult,
+)
 from plexsync_actors.persistence.jobs import JobQueue
 
 RETRY = RetryPolicy(
@@ -44,13 +50,13 @@ class ScriptedSyncer:
         self.script = script or {}
         self.calls: list[tuple[int, float]] = []
 
-    async def sync(self, scene_id: int) -> str:
+    async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
         self.calls.append((scene_id, trio.current_time()))
         await trio.sleep(0.01)
         errors = self.script.get(scene_id, [])
         if errors:
             raise errors.pop(0)
-        return "synced"
+        return SyncResult(detail="synced")
 
 
 async def run_actor(
@@ -186,3 +192,54 @@ async def test_an_hour_of_retries_runs_in_virtual_time(
     down: list[Exception] = [PlexServerDown("refused") for _ in range(60)]
     await run_actor(queue, ScriptedSyncer({1: down}))
     assert trio.current_time() > 60 * 5  # well over the base delay per attempt, in no real time
+
+
+class CoverlessSyncer(ScriptedSyncer):
+    """Stash serves its placeholder for scene 1 until `cover_after` sync calls have been made."""
+
+    def __init__(self, cover_after: int | None = None) -> None:
+        super().__init__()
+        self.cover_after = cover_after
+        self.poster_only: list[bool] = []
+
+    async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
+        await super().sync(scene_id)
+        self.poster_only.append(poster_only)
+        covered = self.cover_after is not None and len(self.calls) > self.cover_after
+        return SyncResult(detail="synced", poster_pending=not covered)
+
+
+async def test_a_scene_without_a_cover_gets_three_poster_retries_ten_minutes_apart(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="Scene.Create.Post", now=wall())
+    syncer = CoverlessSyncer()
+    await run_actor(queue, syncer, idle_exit=5.0)
+    times = [t for _, t in syncer.calls]
+    assert len(times) == 4  # the save, then three poster-only retries
+    assert [round(b - a) for a, b in itertools.pairwise(times)] == [600, 600, 600]
+    assert syncer.poster_only == [False, True, True, True]
+    assert queue.pending_count() == 0 and queue.dead_letters() == []
+
+
+async def test_poster_retries_stop_once_stash_has_the_cover(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="Scene.Create.Post", now=wall())
+    syncer = CoverlessSyncer(cover_after=1)  # a scan generates the cover meanwhile, no hook
+    await run_actor(queue, syncer, idle_exit=5.0)
+    assert syncer.poster_only == [False, True] and queue.pending_count() == 0
+
+
+async def test_a_save_takes_the_place_of_a_waiting_poster_retry(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    queue.enqueue(1, reason="Scene.Create.Post", now=wall())
+    syncer = CoverlessSyncer(cover_after=1)
+
+    def save_again() -> None:
+        queue.enqueue(1, reason="Scene.Update.Post", now=wall())
+
+    await run_actor(queue, syncer, idle_exit=5.0, during=save_again)  # saved at t = 2 s
+    assert [round(t) for _, t in syncer.calls] == [0, 2]  # synced at once, not at 600 s
+    assert syncer.poster_only == [False, False] and queue.pending_count() == 0

@@ -22,7 +22,7 @@ from plexsync_actors.actors.announce import Announcer
 from plexsync_actors.core.breaker import Closed, HalfOpen, Open
 from plexsync_actors.core.outages import OutageRecord
 from plexsync_actors.errors import PlexError, PlexServerDown, PlexTemporaryError
-from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
+from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded, SyncResult
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.runtime.pipeline import RunTally, wire
@@ -75,10 +75,10 @@ class FakePlex:
     async def authenticated_read(self) -> None:
         await self._answer(self.reads, self.read_error)
 
-    async def sync(self, scene_id: int) -> str:
+    async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
         self.syncs.append(self.state())
         await self._answer([])
-        return "synced"
+        return SyncResult(detail="synced")
 
 
 class Rig:

@@ -135,3 +135,32 @@ def test_scene_state_round_trips(queue: JobQueue) -> None:
         1, "100", written={"title": "A"}, poster_url="u", poster_sha256="h", now=1
     )
     assert queue.scene_state(1, "100") == ({"title": "A"}, "u", "h")
+
+
+def test_a_queue_written_by_schema_1_is_migrated_keeping_its_jobs(tmp_path: Path) -> None:
+    import sqlite3
+
+    from plexsync_actors.persistence import database
+
+    v1_schema = database._SCHEMA.replace(
+        ",\n    poster_retries INTEGER NOT NULL DEFAULT 0", ""
+    )
+    assert "poster_retries" not in v1_schema
+    db = sqlite3.connect(tmp_path / database.DB_NAME)
+    db.executescript(v1_schema)
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
+    db.execute(
+        "INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at, next_attempt_at)"
+        " VALUES (7, 'hook', 1, 1, 1)"
+    )
+    db.commit()
+    db.close()
+    with JobQueue(tmp_path) as queue:
+        job = queue.lease_next(owner="t", now=2.0, lease_seconds=60)
+        assert job is not None and (job.scene_id, job.poster_retries) == (7, 0)
+        assert queue.complete(job, now=3.0, poster_retry_at=603.0)
+        assert queue.counts(now=4.0).waiting_retry == 1  # the poster retry waits its turn
+    with JobQueue(tmp_path) as queue:  # opening it again changes nothing
+        assert queue.pending_count() == 1
+        schema = queue._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        assert schema == (str(database.SCHEMA_VERSION),)

@@ -21,7 +21,7 @@ from plexsync_actors.errors import StashTooOld, StashUnavailable
 from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient, stash_local_time
 from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.models import Image, Scene
 from plexsync_actors.stash.queries import ALL_QUERIES, FIND_SCENES_QUERY
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import FakeStash
@@ -324,13 +324,19 @@ async def test_fetch_api_key_returns_the_key_or_none(
 async def test_fetch_screenshot_returns_bytes_or_none_when_missing(
     fake: FakeStash, http: httpx.AsyncClient
 ) -> None:
-    with_image = fake.add_scene(screenshot=b"jpeg-1")
+    jpeg = b"\xff\xd8\xff\xe0jpeg-1"
+    with_image = fake.add_scene(screenshot=jpeg)
     without = fake.add_scene(screenshot=None)
     client = StashClient(http, connection(fake))
 
-    assert await client.fetch_screenshot(fake.screenshot_url(with_image)) == b"jpeg-1"
-    assert await client.fetch_screenshot(fake.screenshot_url(without)) is None
-    assert await client.fetch_screenshot(f"/scene/{with_image}/screenshot") == b"jpeg-1"
+    assert await client.fetch_screenshot(fake.screenshot_url(with_image)) == Image(
+        data=jpeg, content_type="image/jpeg"
+    )
+    placeholder = await client.fetch_screenshot(fake.screenshot_url(without))
+    assert placeholder is not None and placeholder.content_type == "image/svg+xml"
+    found = await client.fetch_screenshot(f"/scene/{with_image}/screenshot")
+    assert found is not None and found.data == jpeg
+    assert await client.fetch_screenshot(f"/scene/{with_image + 99}/screenshot") is None
 
 
 # -- authentication ---------------------------------------------------------------------------
@@ -351,7 +357,8 @@ async def test_client_falls_back_to_the_api_key_after_the_cookie_expires(
     assert client.using_api_key
     assert fake.requests[-1].headers.get("apikey") == API_KEY
     assert "cookie" not in fake.requests[-1].headers
-    assert await client.fetch_screenshot(fake.screenshot_url(scene_id)) == b"img"
+    shot = await client.fetch_screenshot(fake.screenshot_url(scene_id))
+    assert shot is not None and shot.data == b"img"
 
 
 async def test_screenshot_login_redirect_also_triggers_the_api_key_fallback(
@@ -361,7 +368,8 @@ async def test_screenshot_login_redirect_also_triggers_the_api_key_fallback(
     client = StashClient(http, connection(fake, api_key=API_KEY))
     fake.expire_cookie()
 
-    assert await client.fetch_screenshot(fake.screenshot_url(scene_id)) == b"img"
+    shot = await client.fetch_screenshot(fake.screenshot_url(scene_id))
+    assert shot is not None and shot.data == b"img"
     assert [r.path.split("?")[0] for r in fake.requests] == [f"/scene/{scene_id}/screenshot"] * 2
 
 
@@ -451,22 +459,30 @@ async def test_timeout_becomes_stash_unavailable() -> None:
             await StashClient(http, MOCK_CONN).plugin_settings()
 
 
-async def test_screenshot_on_another_origin_is_fetched_without_credentials() -> None:
+async def test_screenshot_is_fetched_from_the_connection_with_its_credentials_whatever_origin(
+) -> None:
+    """With `external_host` set, Stash names an origin the plugin may not reach (or a proxy
+    path): the path from `/scene/` and the query go to the connection Stash gave the plugin."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, content=b"img")
+        return httpx.Response(200, content=b"img", headers={"content-type": "image/jpeg"})
 
     conn = StashConnection(
         base_url="http://stash:9999", cookie_name="session", cookie_value="c", api_key="k"
     )
     async with mock_client(httpx.MockTransport(handler)) as http:
         client = StashClient(http, conn)
-        assert await client.fetch_screenshot("http://elsewhere:80/s.jpg") == b"img"
-        assert await client.fetch_screenshot("http://stash:9999/scene/1/screenshot") == b"img"
-    assert "cookie" not in seen[0].headers and "apikey" not in seen[0].headers
-    assert seen[1].headers["cookie"] == "session=c"
+        for url in (
+            "https://stash.example.org/scene/1/screenshot?t=17",
+            "https://example.org/stash/scene/1/screenshot?t=17",
+            "http://stash:9999/scene/1/screenshot?t=17",
+        ):
+            shot = await client.fetch_screenshot(url)
+            assert shot == Image(data=b"img", content_type="image/jpeg")
+    assert [str(r.url) for r in seen] == ["http://stash:9999/scene/1/screenshot?t=17"] * 3
+    assert all(r.headers["cookie"] == "session=c" for r in seen)
 
 
 # -- the stdlib reader for hooks --------------------------------------------------------------

@@ -10,12 +10,17 @@ import attrs
 import httpx
 import pytest
 
-from plexsync_actors.errors import PlexNotFound, PlexPermanentError, PlexTemporaryError
+from plexsync_actors.errors import (
+    PlexNotFound,
+    PlexPermanentError,
+    PlexTemporaryError,
+    StashUnavailable,
+)
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.secret import Secret
 from plexsync_actors.settings import PathMapping, Settings
-from plexsync_actors.stash.models import Scene
+from plexsync_actors.stash.models import Image, Scene
 from plexsync_actors.sync.syncer import SceneSyncer
 from plexsync_actors.testing.fake_plex import FakeItem, FakePlex
 
@@ -23,6 +28,7 @@ TOKEN = "tok-syncer-1"
 FILM = "/stash/media/movies/a/film.mp4"  # /media/movies/a/film.mp4 in Plex
 PLEX_FILM = "/media/movies/a/film.mp4"
 SHOT = "http://stash:9999/scene/1/screenshot?t=1"
+IMAGE_1, IMAGE_2 = b"\xff\xd8\xff\xe0image-1", b"\xff\xd8\xff\xe0image-2"  # JPEG starts
 
 
 class StubStash:
@@ -36,9 +42,13 @@ class StubStash:
     async def find_scene(self, scene_id: int) -> Scene | None:
         return self.scenes.get(scene_id)
 
-    async def fetch_screenshot(self, url: str) -> bytes | None:
+    async def fetch_screenshot(self, url: str) -> Image | None:
         self.fetched.append(url)
-        return self.screenshots.get(url)
+        data = self.screenshots.get(url)
+        if data is None:
+            return None
+        kind = "image/svg+xml" if data.startswith(b"<svg") else "image/jpeg"
+        return Image(data=data, content_type=kind)
 
 
 def a_scene(**kw: Any) -> Scene:
@@ -88,7 +98,8 @@ class Rig:
             queue=self.queue,
             wall_now=lambda: 1_700_000_000.0,
         )
-        return await syncer.sync(scene.id if isinstance(scene, Scene) else scene)
+        result = await syncer.sync(scene.id if isinstance(scene, Scene) else scene)
+        return result.detail
 
 
 @pytest.fixture(params=["replace", "append"])
@@ -325,7 +336,7 @@ async def test_field_toggle_off_leaves_the_field_alone(
     rig: Rig, toggle: str, field: str, untouched: object
 ) -> None:
     item = rig.movie()
-    rig.stash.screenshots[SHOT] = b"image-1"
+    rig.stash.screenshots[SHOT] = IMAGE_1
     await rig.sync(a_scene(screenshot_url=SHOT), **{toggle: False})
     assert getattr(item, field) == untouched
     assert item.title == "Stash Title"  # the rest still syncs
@@ -336,23 +347,80 @@ async def test_field_toggle_off_leaves_the_field_alone(
 
 async def test_poster_is_uploaded_once_and_locked(rig: Rig) -> None:
     item = rig.movie()
-    rig.stash.screenshots[SHOT] = b"image-1"
+    rig.stash.screenshots[SHOT] = IMAGE_1
     assert "poster" in await rig.sync(a_scene(screenshot_url=SHOT))
-    assert item.posters == [b"image-1"] and "thumb" in item.locked
+    assert item.posters == [IMAGE_1] and "thumb" in item.locked
     assert await rig.sync(a_scene(screenshot_url=SHOT)) == "no change"
     assert rig.stash.fetched == [SHOT]  # same URL: not even fetched again
-    assert item.posters == [b"image-1"] and item.put_count == 1
+    assert item.posters == [IMAGE_1] and item.put_count == 1
 
 
 async def test_poster_is_uploaded_again_only_when_its_bytes_change(rig: Rig) -> None:
     item = rig.movie()
     second, third = SHOT.replace("t=1", "t=2"), SHOT.replace("t=1", "t=3")
-    rig.stash.screenshots.update({SHOT: b"image-1", second: b"image-1", third: b"image-2"})
+    rig.stash.screenshots.update({SHOT: IMAGE_1, second: IMAGE_1, third: IMAGE_2})
     await rig.sync(a_scene(screenshot_url=SHOT))
     assert await rig.sync(a_scene(screenshot_url=second)) == "no change"
-    assert item.posters == [b"image-1"] and item.put_count == 1
+    assert item.posters == [IMAGE_1] and item.put_count == 1
     assert await rig.sync(a_scene(screenshot_url=third)) == "poster"
-    assert item.posters == [b"image-1", b"image-2"] and "thumb" in item.locked
+    assert item.posters == [IMAGE_1, IMAGE_2] and "thumb" in item.locked
+
+
+PLACEHOLDER = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="9"/></svg>'
+
+
+async def test_stash_placeholder_is_never_uploaded_nor_locked_and_the_poster_is_pending(
+    rig: Rig,
+) -> None:
+    item = rig.movie()
+    rig.stash.screenshots[SHOT] = PLACEHOLDER
+    syncer = SceneSyncer(
+        settings=rig.settings, plex=rig.client, stash=rig.stash, queue=rig.queue,
+        wall_now=lambda: 1_700_000_000.0,
+    )  # fmt: skip
+    rig.stash.scenes[1] = a_scene(screenshot_url=SHOT)
+    result = await syncer.sync(1)
+    assert result.poster_pending and "no cover" in result.detail
+    assert item.title == "Stash Title" and item.genres == ["t1", "t2"]  # the metadata went
+    assert item.posters == [] and "thumb" not in item.locked
+    rig.stash.screenshots[SHOT] = IMAGE_1  # the scan generated the cover; no hook fired
+    again = await syncer.sync(1, poster_only=True)
+    assert not again.poster_pending and again.detail == "poster"
+    assert item.posters == [IMAGE_1] and "thumb" in item.locked
+
+
+async def test_the_metadata_put_goes_before_the_poster_upload(rig: Rig) -> None:
+    rig.movie()
+    rig.stash.screenshots[SHOT] = IMAGE_1
+    await rig.sync(a_scene(screenshot_url=SHOT))
+    writes = [r.method for r in rig.plex.requests if r.method in ("PUT", "POST")]
+    assert writes == ["PUT", "POST"]
+
+
+async def test_poster_only_leaves_the_metadata_alone(rig: Rig) -> None:
+    item = rig.movie()
+    rig.stash.scenes[1] = a_scene(title="Changed without a hook", screenshot_url=SHOT)
+    rig.stash.screenshots[SHOT] = IMAGE_1
+    syncer = SceneSyncer(
+        settings=rig.settings, plex=rig.client, stash=rig.stash, queue=rig.queue,
+        wall_now=lambda: 1_700_000_000.0,
+    )  # fmt: skip
+    assert (await syncer.sync(1, poster_only=True)).detail == "poster"
+    assert item.title == "film" and item.posters == [IMAGE_1] and "thumb" in item.locked
+
+
+async def test_a_screenshot_stash_fails_to_serve_still_lets_the_metadata_through(
+    rig: Rig,
+) -> None:
+    item = rig.movie()
+
+    async def broken(url: str) -> Image | None:
+        raise StashUnavailable("Stash answered HTTP 500 for a scene screenshot.")
+
+    rig.stash.fetch_screenshot = broken  # type: ignore[method-assign]
+    with pytest.raises(StashUnavailable):
+        await rig.sync(a_scene(screenshot_url=SHOT))
+    assert item.title == "Stash Title" and item.posters == [] and "thumb" not in item.locked
 
 
 # -- edits in Plex, retries and deletions ---------------------------------------------------------
@@ -383,14 +451,15 @@ async def test_tags_spelled_differently_by_plex_are_not_a_plex_edit(rig: Rig) ->
 @pytest.mark.parametrize("preserve", [False, True])
 async def test_write_that_timed_out_but_landed_is_not_repeated(rig: Rig, preserve: bool) -> None:
     item = rig.movie()
-    rig.stash.screenshots[SHOT] = b"image-1"
+    rig.stash.screenshots[SHOT] = IMAGE_1
     rig.put_faults.append("timeout")
     with pytest.raises(PlexTemporaryError):
         await rig.sync(a_scene(screenshot_url=SHOT), preserve_plex_edits=preserve)
     assert item.put_count == 1 and item.title == "Stash Title"
+    assert item.posters == []  # the metadata PUT goes first; its lost answer stopped the upload
     again = await rig.sync(a_scene(screenshot_url=SHOT), preserve_plex_edits=preserve)
-    assert again == "no change"
-    assert item.put_count == 1 and item.posters == [b"image-1"] and "thumb" in item.locked
+    assert again == "poster"  # only the poster follows: the PUT is not repeated
+    assert item.put_count == 1 and item.posters == [IMAGE_1] and "thumb" in item.locked
     # PlexSync knows these values are its own: a later change in Stash still reaches Plex.
     await rig.sync(a_scene(title="Renamed", screenshot_url=SHOT), preserve_plex_edits=preserve)
     assert item.title == "Renamed"
@@ -409,16 +478,18 @@ async def test_change_that_timed_out_but_landed_is_not_mistaken_for_a_plex_edit(
     assert (item.title, item.genres) == ("Third", ["t4"])
 
 
-async def test_poster_lock_follows_a_refused_put_without_reupload(rig: Rig) -> None:
+async def test_a_refused_put_sends_no_poster_and_the_retry_sends_both_once(rig: Rig) -> None:
     item = rig.movie()
-    rig.stash.screenshots[SHOT] = b"image-1"
+    rig.stash.screenshots[SHOT] = IMAGE_1
     rig.put_faults.append("503")
     with pytest.raises(PlexTemporaryError):
         await rig.sync(a_scene(screenshot_url=SHOT))
-    assert item.posters == [b"image-1"] and "thumb" not in item.locked
+    assert item.posters == [] and "thumb" not in item.locked  # metadata first: nothing went
     await rig.sync(a_scene(screenshot_url=SHOT))
-    assert item.posters == [b"image-1"] and "thumb" in item.locked
-    assert item.title == "Stash Title"
+    assert item.posters == [IMAGE_1] and "thumb" in item.locked
+    assert item.title == "Stash Title" and item.put_count == 1
+    assert await rig.sync(a_scene(screenshot_url=SHOT)) == "no change"
+    assert item.posters == [IMAGE_1]
 
 
 async def test_scene_deleted_in_stash_is_dropped_from_the_queue(rig: Rig) -> None:

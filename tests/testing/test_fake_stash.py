@@ -186,13 +186,31 @@ def test_deleted_scene_is_not_found(fake: FakeStash, http: httpx.Client) -> None
     assert http.get(f"{fake.url}/scene/{scene_id}/screenshot?t=1").status_code == 404
 
 
-def test_screenshot_is_served_as_jpeg_or_404(fake: FakeStash, http: httpx.Client) -> None:
-    with_image = fake.add_scene(screenshot=b"jpeg")
+def test_screenshot_is_served_with_its_sniffed_type_or_the_placeholder_svg(
+    fake: FakeStash, http: httpx.Client
+) -> None:
+    jpeg, png = b"\xff\xd8\xff\xe0jpeg", b"\x89PNG\r\n\x1a\npng"
+    with_jpeg, with_png = fake.add_scene(screenshot=jpeg), fake.add_scene(screenshot=png)
     without = fake.add_scene(screenshot=None)
-    response = http.get(fake.screenshot_url(with_image))
-    assert (response.status_code, response.content) == (200, b"jpeg")
+    response = http.get(fake.screenshot_url(with_jpeg))
+    assert (response.status_code, response.content) == (200, jpeg)
     assert response.headers["content-type"] == "image/jpeg"
-    assert http.get(fake.screenshot_url(without)).status_code == 404
+    assert http.get(fake.screenshot_url(with_png)).headers["content-type"] == "image/png"
+    # Stash answers a scene without a cover with 200 and its placeholder SVG, never 404.
+    placeholder = http.get(fake.screenshot_url(without))
+    assert placeholder.status_code == 200 and placeholder.content.startswith(b"<svg")
+    assert placeholder.headers["content-type"] == "image/svg+xml"
+
+
+def test_external_host_is_the_origin_of_every_url_stash_hands_out(
+    fake: FakeStash, http: httpx.Client
+) -> None:
+    fake.external_host = "https://stash.example.org"
+    scene_id = fake.add_scene()
+    answer = data(post(http, fake, FIND_SCENE, {"id": str(scene_id)}))
+    shot = answer["findScene"]["paths"]["screenshot"]
+    assert shot.startswith(f"https://stash.example.org/scene/{scene_id}/screenshot?t=")
+    assert fake.screenshot_url(scene_id) == shot
 
 
 def test_configuration_answers_plugin_settings_and_api_key(

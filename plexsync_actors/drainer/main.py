@@ -20,8 +20,8 @@ from plexsync_actors.persistence.lock import ProcessLock
 
 def main() -> int:
     try:
-        payload = json.loads(sys.stdin.read() or "{}")
-    except (json.JSONDecodeError, OSError):
+        payload = json.loads(sys.stdin.buffer.read().decode("utf-8") or "{}")
+    except (ValueError, OSError):
         return 2
     finally:
         sys.stdin.close()

@@ -2,6 +2,8 @@
 
 Stdout is reserved for the result: while a mode runs, `sys.stdout` points at stderr, so no other
 code path can break Stash's parsing. Heavy imports (trio, httpx) happen only on the task paths.
+All three streams are UTF-8 whatever the locale (Stash's Go side reads and writes UTF-8; Python
+on Windows would use the ANSI code page for pipes): stdin is read as bytes and decoded here.
 """
 
 from __future__ import annotations
@@ -10,20 +12,28 @@ import sys
 from typing import IO, Any
 
 from plexsync_actors.errors import PlexSyncError
-from plexsync_actors.plugin.protocol import ERROR, log_line, parse_input, write_result
+from plexsync_actors.plugin.protocol import (
+    ERROR,
+    log_line,
+    parse_input,
+    read_utf8,
+    utf8_text,
+    write_result,
+)
 
 
 def main() -> int:
     """Stash's `exec` (through `plexsync.py`): one hook or task run over stdin and stdout."""
-    return run_from_stash(sys.stdin, sys.stdout, sys.stderr)
+    stdin: IO[bytes] | IO[str] = getattr(sys.stdin, "buffer", sys.stdin)
+    return run_from_stash(stdin, utf8_text(sys.stdout), utf8_text(sys.stderr))
 
 
-def run_from_stash(stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
+def run_from_stash(stdin: IO[bytes] | IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     """One Stash invocation (hook or task)."""
     saved_stdout = sys.stdout
     sys.stdout = stderr  # nothing but the result may reach the real stdout
     try:
-        output = _dispatch(stdin.read(), stderr)
+        output = _dispatch(read_utf8(stdin), stderr)
     except PlexSyncError as exc:
         log_line(stderr, ERROR, str(exc))
         write_result(stdout, error=str(exc))

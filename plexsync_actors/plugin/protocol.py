@@ -58,6 +58,28 @@ class Progress:
             pass
 
 
+def utf8_text(stream: IO[str]) -> IO[str]:
+    """`stream` writing UTF-8 whatever the locale; what cannot be encoded (a lone surrogate)
+    is escaped, never dropped."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8", errors="backslashreplace")
+    return stream
+
+
+def read_utf8(stream: IO[bytes] | IO[str]) -> str:
+    """All of stdin as text: bytes are decoded as UTF-8, as Stash writes them."""
+    data = stream.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"Input on stdin is not UTF-8 text (byte {exc.start}): Stash writes UTF-8."
+        ) from exc
+
+
 def parse_input(raw: str) -> dict[str, Any]:
     """Parse Stash's stdin; raise InputError with one clear sentence for anything unusable."""
     if not raw.strip():

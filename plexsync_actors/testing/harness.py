@@ -53,11 +53,27 @@ def plugin_env(plugin_dir: Path) -> dict[str, str]:
     return env
 
 
+def go_json(value: Any) -> bytes:
+    """`value` as Stash writes JSON to a plugin's stdin (Go's `encoding/json`): raw UTF-8, with
+    `<`, `>`, `&` and the line and paragraph separators escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text.encode("utf-8")
+
+
 class PluginRun:
-    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
+    def __init__(self, completed: subprocess.CompletedProcess[bytes]) -> None:
         self.returncode = completed.returncode
-        self.stdout = completed.stdout
-        self.stderr = completed.stderr
+        # Stash reads both as UTF-8: anything else fails the test here.
+        self.stdout = completed.stdout.decode("utf-8")
+        self.stderr = completed.stderr.decode("utf-8")
 
     @property
     def answer(self) -> dict[str, Any]:
@@ -92,15 +108,14 @@ class Plugin:
         self.command = exec_command(plugin_dir)
         self.env = plugin_env(plugin_dir)
 
-    def input_for(self, args: dict[str, Any]) -> str:
-        return json.dumps({"server_connection": self.server_connection, "args": args})
+    def input_for(self, args: dict[str, Any]) -> bytes:
+        return go_json({"server_connection": self.server_connection, "args": args})
 
-    def run_raw(self, stdin: str, timeout: float = 60) -> PluginRun:
+    def run_raw(self, stdin: str | bytes, timeout: float = 60) -> PluginRun:
         completed = subprocess.run(
             self.command,
-            input=stdin,
+            input=stdin.encode("utf-8") if isinstance(stdin, str) else stdin,
             capture_output=True,
-            text=True,
             cwd=self.cwd,
             env=self.env,
             timeout=timeout,
@@ -111,8 +126,15 @@ class Plugin:
     def task(self, mode: str, timeout: float = 60, **args: Any) -> PluginRun:
         return self.run_raw(self.input_for({"mode": mode, **args}), timeout=timeout)
 
-    def hook(self, scene_id: int, hook_type: str = "Scene.Update.Post") -> PluginRun:
-        context = {"id": scene_id, "type": hook_type, "input": {"id": str(scene_id)}}
+    def hook(
+        self,
+        scene_id: int,
+        hook_type: str = "Scene.Update.Post",
+        fields: dict[str, Any] | None = None,
+    ) -> PluginRun:
+        """A hook as Stash runs it; `fields` go into its `input` (a SceneUpdateInput)."""
+        update = {"id": str(scene_id), **(fields or {})}
+        context = {"id": scene_id, "type": hook_type, "input": update}
         if hook_type == "Scene.Update.Post":
             context["inputFields"] = ["id", "title"]
         return self.run_raw(self.input_for({"hookContext": context}))
@@ -125,11 +147,12 @@ class Plugin:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            encoding="utf-8",
             cwd=self.cwd,
             env=self.env,
         )
         assert proc.stdin is not None
-        proc.stdin.write(self.input_for({"hookContext": context}))
+        proc.stdin.write(self.input_for({"hookContext": context}).decode("utf-8"))
         proc.stdin.close()
         proc.stdin = None  # closed, as Stash does after writing; communicate() must not flush it
         return proc

@@ -65,3 +65,13 @@ def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: object) -> None:
         [sys.executable, "-c", code], input=stdin, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_from_stash(io.BytesIO(b'{"args": {"mode": "\xff"}}'), out, err)
+    assert code != 0
+    assert "not UTF-8" in json.loads(out.getvalue())["error"]
+    out = io.StringIO()
+    assert run_from_stash(io.BytesIO("{\"args\": 3}".encode()), out, io.StringIO()) != 0
+    assert "args" in json.loads(out.getvalue())["error"]

@@ -27,6 +27,7 @@ from plexsync_actors.stash.connection import StashConnection
 log = logging.getLogger(__name__)
 # Each check and the checks it needs; a check whose needs did not all pass is skipped.
 ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("runtime", ()),
     ("stash", ()),
     ("settings", ("stash",)),
     ("plex", ("settings",)),

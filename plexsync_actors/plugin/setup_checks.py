@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import attrs
@@ -94,6 +95,24 @@ class Setup:
     @property
     def plex_origin(self) -> str:
         return safe_origin(self.settings.plex_url)
+
+    async def check_runtime(self) -> str:
+        """Which Python Stash started (it picks its configured Python path, else python3, else
+        python), so a user knows where the dependencies must be."""
+        from importlib import metadata
+
+        versions = []
+        for name in ("trio", "httpx", "attrs", "cattrs"):
+            try:
+                versions.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                versions.append(f"{name} (version unknown)")
+        python = ".".join(str(n) for n in sys.version_info[:3])
+        return (
+            f"PlexSync runs on Python {python} at {sys.executable} "
+            f"({', '.join(versions)}); Stash picks it in Settings > System > Python Executable "
+            "Path, else python3, else python."
+        )
 
     async def check_stash(self) -> str:
         origin = safe_origin(self.conn.base_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from plexsync_actors.testing.harness import Plugin, PluginRun
 pytestmark = pytest.mark.slow
 
 CHECKS = [
+    "runtime",
     "stash",
     "settings",
     "plex",
@@ -143,6 +145,7 @@ def test_a_correct_install_passes_every_check_and_changes_nothing_in_plex(
     assert {key for key, _ in puts[0].params()} == {"type", "id", "title.value", "title.locked"}
     details = {c["name"]: c["detail"] for c in output["checks"]}
     assert plex.version in details["plex"]
+    assert sys.executable in details["runtime"] and platform.python_version() in details["runtime"]
     assert "Movies" in details["libraries"] and "/media" in details["libraries"]
     assert "5 of 5" in details["matching"]
     assert "GiB free" in details["data_dir"]
@@ -290,7 +293,7 @@ def test_the_command_line_prints_the_same_json_using_the_api_key_from_the_enviro
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout)["output"]
     assert output["ok"] is True and statuses(output)["stash"] == "ok"
-    assert "API key" in output["checks"][0]["detail"]
+    assert "API key" in next(c["detail"] for c in output["checks"] if c["name"] == "stash")
     assert PLEX_TOKEN not in done.stdout + done.stderr and stash.api_key not in done.stdout
     env_without_key = {k: v for k, v in env.items() if k != "STASH_API_KEY"}
     refused = subprocess.run(

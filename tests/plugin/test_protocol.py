@@ -73,5 +73,5 @@ def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:
     assert code != 0
     assert "not UTF-8" in json.loads(out.getvalue())["error"]
     out = io.StringIO()
-    assert run_from_stash(io.BytesIO("{\"args\": 3}".encode()), out, io.StringIO()) != 0
+    assert run_from_stash(io.BytesIO(b"{\"args\": 3}"), out, io.StringIO()) != 0
     assert "args" in json.loads(out.getvalue())["error"]

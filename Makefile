@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test dist lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,14 @@ demo: $(STAMP)
 	$(BIN)/python -m plexsync_actors.testing.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check plexsync_actors tests bench plexsync.py
+	$(BIN)/ruff check plexsync_actors tests bench release plexsync.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# The release: dist/PlexSync.zip (plugin + bundled dependencies) and dist/index.yaml.
+dist: $(STAMP)
+	$(BIN)/python release/build_dist.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/hook_latency.py
@@ -29,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/recovery.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

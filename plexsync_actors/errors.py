@@ -23,6 +23,10 @@ class StashUnavailable(PlexSyncError):
     """Stash could not be reached or refused our credentials. Never trips the Plex breaker."""
 
 
+class RuntimeProblem(PlexSyncError):
+    """The Python Stash started cannot run PlexSync (too old, or dependencies missing)."""
+
+
 class StashTooOld(PlexSyncError):
     """Stash is older than the oldest release PlexSync supports (contract §1)."""
 

@@ -37,13 +37,30 @@ def write_pid(data_dir: Path) -> None:
     (data_dir / PID_NAME).write_text(str(os.getpid()), encoding="ascii")
 
 
+def import_paths(plugin_dir: str) -> list[str]:
+    """Where the plugin's code is found, first first: the bundled dependencies of a release zip
+    (`vendor/`, and on Windows the compiled `cffi` for this Python), then the plugin itself."""
+    vendor = os.path.join(plugin_dir, "vendor")
+    paths = [plugin_dir]
+    if os.path.isdir(vendor):
+        paths.insert(0, vendor)
+        if os.name == "nt":
+            tag = "cp{}{}-win_amd64".format(*sys.version_info[:2])
+            compiled = os.path.join(vendor, tag)
+            if os.path.isdir(compiled):
+                paths.insert(0, compiled)
+    return paths
+
+
 def spawn_drainer(server_connection: dict[str, Any], data_dir: Path) -> int:
     """Start a detached drainer process; returns its pid. Does not wait for it."""
     import subprocess
 
-    package_parent = str(Path(__file__).resolve().parents[2])
+    # os.path, not pathlib: this runs on the hook path, where every import counts.
+    plugin_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
+    env["PYTHONPATH"] = os.pathsep.join([*import_paths(plugin_dir), *inherited])
     kwargs: dict[str, Any] = {}
     if os.name == "nt":
         flags = 0x00000008 | 0x00000200 | 0x08000000  # DETACHED, NEW_PROCESS_GROUP, NO_WINDOW

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plexsync_actors.drainer.control import drainer_lock, write_pid
+from plexsync_actors.errors import RuntimeProblem
 from plexsync_actors.persistence.lock import ProcessLock
 
 
@@ -31,9 +32,56 @@ def main() -> int:
     lock = drainer_lock(Path(data_dir))
     if not lock.try_acquire():
         return 0  # another drainer runs for this data dir
+    try:
+        return _run(payload, lock)
+    except BaseException as exc:
+        # It has no stderr: plexsync.log (and the event log the next task relays) say why.
+        _record_crash(Path(data_dir), exc)
+        if isinstance(exc, Exception):
+            return 2
+        raise
+    finally:
+        lock.release()
+
+
+def _run(payload: dict[str, Any], lock: ProcessLock) -> int:
+    from plexsync_actors.runtime import requirements
+
+    unfit = requirements.problem(check_versions=True)
+    if unfit is not None:
+        raise RuntimeProblem(unfit)
     import trio
 
-    return trio.run(_drain, payload, lock)
+    result: int = trio.run(_drain, payload, lock)
+    return result
+
+
+def _record_crash(data_dir: Path, exc: BaseException) -> None:
+    """Write why the drainer stopped to plexsync.log, and to the event log when it can."""
+    import logging
+    import traceback
+
+    from plexsync_actors.drainer.logs import log_to_file
+
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return
+    log_to_file(data_dir, debug=False)
+    log = logging.getLogger("plexsync_actors.drainer.main")
+    if isinstance(exc, RuntimeProblem):
+        sentence = str(exc)
+        log.error("%s", sentence)
+    else:
+        sentence = f"The background drainer stopped unexpectedly ({type(exc).__name__}: {exc})."
+        log.error("%s", sentence)
+        log.error("%s", "".join(traceback.format_exception(exc)).rstrip())
+    try:  # attrs may be what is missing: then plexsync.log alone says it
+        from plexsync_actors.clock import wall_now
+        from plexsync_actors.persistence.events import EventLog
+
+        message = f"{sentence} The next save or task starts a new one; plexsync.log has details."
+        EventLog(data_dir).append(at=wall_now(), level="error", message=message)
+    except (ImportError, OSError):
+        pass
 
 
 async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
-from plexsync_actors.errors import PlexSyncError
+from plexsync_actors.errors import PlexSyncError, RuntimeProblem
 from plexsync_actors.plugin.protocol import (
     ERROR,
     log_line,
@@ -20,6 +20,7 @@ from plexsync_actors.plugin.protocol import (
     utf8_text,
     write_result,
 )
+from plexsync_actors.runtime import requirements
 
 
 def main() -> int:
@@ -61,7 +62,16 @@ def _dispatch(raw: str, stderr: IO[str]) -> Any:
         from plexsync_actors.clock import wall_now
         from plexsync_actors.plugin.hook import run_hook
 
-        return run_hook(data, now=wall_now(), stderr=stderr)
+        # A Python that cannot run the drainer still queues the save (nothing is lost), then
+        # says what to fix; no drainer is started that would die at its first import.
+        unfit = requirements.problem(check_versions=False)
+        output = run_hook(data, now=wall_now(), stderr=stderr, start_drainer=unfit is None)
+        if unfit is not None:
+            raise RuntimeProblem(f"{unfit} The save was queued and syncs once that is fixed.")
+        return output
+    unfit = requirements.problem(check_versions=True)
+    if unfit is not None:
+        raise RuntimeProblem(unfit)
     from plexsync_actors.plugin.logsetup import configure_logging
     from plexsync_actors.plugin.tasks import run_task
 

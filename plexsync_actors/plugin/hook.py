@@ -57,7 +57,9 @@ def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
     return default
 
 
-def run_hook(data: dict[str, Any], *, now: float, stderr: IO[str]) -> Any:
+def run_hook(
+    data: dict[str, Any], *, now: float, stderr: IO[str], start_drainer: bool = True
+) -> Any:
     """Handle one hook invocation; returns the `output` value."""
     scene_id, hook_type = scene_id_of(data["args"].get("hookContext"))
     conn = data.get("server_connection")
@@ -84,5 +86,6 @@ def run_hook(data: dict[str, Any], *, now: float, stderr: IO[str]) -> Any:
             f"Could not queue scene {scene_id} in {data_dir} ({exc}): set data_dir to a folder "
             "PlexSync may write to, then save the scene again."
         ) from exc
-    ensure_drainer(conn, data_dir)
+    if start_drainer:
+        ensure_drainer(conn, data_dir)
     return {"queued": scene_id}

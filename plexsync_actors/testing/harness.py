@@ -38,12 +38,13 @@ def install_plugin(plugins_root: Path) -> Path:
     return target
 
 
-def exec_command(plugin_dir: Path) -> list[str]:
-    """The manifest's `exec`, with `{pluginDir}` and a leading python replaced as Stash does."""
+def exec_command(plugin_dir: Path, python: str = sys.executable) -> list[str]:
+    """The manifest's `exec`, with `{pluginDir}` and a leading python replaced as Stash does
+    (by its configured Python path: here `python`)."""
     manifest = yaml.safe_load((plugin_dir / "PlexSync.yml").read_text(encoding="utf-8"))
     command = [str(part).replace("{pluginDir}", str(plugin_dir)) for part in manifest["exec"]]
     if command[0] in ("python", "python3"):
-        command[0] = sys.executable
+        command[0] = python
     return command
 
 
@@ -101,11 +102,17 @@ class PluginRun:
 class Plugin:
     """An installed plugin and the Stash connection it is started with."""
 
-    def __init__(self, plugin_dir: Path, server_connection: dict[str, Any], cwd: Path) -> None:
+    def __init__(
+        self,
+        plugin_dir: Path,
+        server_connection: dict[str, Any],
+        cwd: Path,
+        python: str = sys.executable,
+    ) -> None:
         self.dir = plugin_dir
         self.server_connection = server_connection
         self.cwd = cwd
-        self.command = exec_command(plugin_dir)
+        self.command = exec_command(plugin_dir, python)
         self.env = plugin_env(plugin_dir)
 
     def input_for(self, args: dict[str, Any]) -> bytes:

@@ -102,6 +102,34 @@ _POSITIVE_FLOATS = [
 ]
 
 
+def in_force(settings: Settings) -> dict[str, Any]:
+    """The values in force, as the setting keys name them, the token masked (for status)."""
+    shown: dict[str, Any] = {"enabled": True}
+    for field in attrs.fields(Settings):
+        value = getattr(settings, field.name)
+        if field.name == "plex_token":
+            value = str(value)  # masked
+        elif field.name == "data_dir":
+            value = str(value)
+        elif field.name == "plex_library":
+            value = ", ".join(value)
+        elif field.name == "path_map":
+            value = "; ".join(f"{m.stash_prefix}=>{m.plex_prefix}" for m in value)
+        shown[field.name] = value
+    return shown
+
+
+def not_default(settings: Settings) -> dict[str, Any]:
+    """The values in force that differ from the defaults (the required ones left out)."""
+    shown = in_force(settings)
+    defaults = {f.name: f.default for f in attrs.fields(Settings) if f.default is not attrs.NOTHING}
+    return {
+        name: shown[name]
+        for name, default in defaults.items()
+        if getattr(settings, name) != default
+    }
+
+
 def enabled_in(raw: dict[str, Any]) -> bool:
     """The `enabled` switch (on unless switched off); SettingsError when it is not a boolean.
 

@@ -60,3 +60,14 @@ def test_path_map_parses_longest_prefix_first() -> None:
         PathMapping(stash_prefix="/data/movies", plex_prefix="/films"),
         PathMapping(stash_prefix="/data", plex_prefix="/media"),
     )
+
+
+def test_the_values_in_force_mask_the_token_and_say_what_differs_from_the_defaults() -> None:
+    from plexsync_actors.settings import in_force, not_default
+
+    raw = {**BASE, "max_rate": 50, "sync_tags": False, "path_map": "/a=>/b"}
+    s = parse_settings(raw, stash_dir="/s")
+    shown = in_force(s)
+    assert shown["plex_token"] == "********" and "secret-token" not in str(shown)
+    assert shown["enabled"] is True and shown["max_retries"] == 5 and shown["path_map"] == "/a=>/b"
+    assert not_default(s) == {"max_rate": 50.0, "sync_tags": False, "path_map": "/a=>/b"}

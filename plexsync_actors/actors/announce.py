@@ -42,3 +42,8 @@ def human_duration(seconds: float) -> str:
 
 def human_seconds(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 10 and seconds != int(seconds) else f"{seconds:.0f} s"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 scene', '3 scenes', '1 outage': the noun in the number it has."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from plexsync_actors.actors.announce import Announcer, human_seconds
+from plexsync_actors.actors.announce import Announcer, counted, human_seconds
 from plexsync_actors.actors.watch import Watch
 from plexsync_actors.core import breaker as core
 from plexsync_actors.core.never import assert_never
@@ -133,7 +133,7 @@ class BreakerActor:
             f"Circuit OPEN after {state.consecutive_failures} consecutive failures "
             f"({state.first_error}: {_short(state.last_error_message)}); queue paused, "
             f"next health probe in {human_seconds(self._first_probe)}"
-            + (f"; attempts given back to {refunded} jobs" if refunded else "")
+            + (f"; attempts given back to {counted(refunded, 'job')}" if refunded else "")
             + "."
         )
         await self._recorder.send(

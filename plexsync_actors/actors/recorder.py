@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import trio
 
-from plexsync_actors.actors.announce import Announcer, human_duration
+from plexsync_actors.actors.announce import Announcer, counted, human_duration
 from plexsync_actors.core import outages as core
 from plexsync_actors.core.bucket import RampPolicy
 from plexsync_actors.core.never import assert_never
@@ -94,7 +94,7 @@ class OutageRecorderActor:
         waiting = self._queue.pending_count()
         self._announce.info(
             f"Circuit CLOSED: Plex recovered after {human_duration(record.duration(ended_at))} "
-            f"(outage {record.id}, {waiting} scenes waiting); draining at "
+            f"(outage {record.id}, {counted(waiting, 'scene')} waiting); draining at "
             f"{self._ramp.initial_rate:g} jobs/s, rising to {self._ramp.max_rate:g} over "
             f"{human_duration(self._ramp.ramp_seconds)}."
         )

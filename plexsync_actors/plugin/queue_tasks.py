@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import trio
 
+from plexsync_actors.actors.announce import counted
 from plexsync_actors.clock import wall_now
 from plexsync_actors.drainer.control import (
     drainer_lock,
@@ -115,7 +116,16 @@ async def _queue_scenes(ctx: TaskContext, since: dt.datetime | None, label: str)
     if ids:
         ensure_drainer(ctx.server_connection, ctx.settings.data_dir)
     ctx.progress.report(1.0)
-    log.info("Queued %d scenes (%s); the background drainer syncs them.", len(ids), label)
+    with JobQueue(ctx.settings.data_dir) as queue:
+        waiting = queue.pending_count()
+    # The task ends here: following the drain would hold Stash's one job slot for its length.
+    log.info(
+        "Queued %s (%s); %s now waiting for Plex: the background drainer syncs them, and "
+        "Queue Status (or the PlexSync page) shows how far it is.",
+        counted(len(ids), "scene"),
+        label,
+        counted(waiting, "scene"),
+    )
     return {"queued": len(ids)}
 
 

@@ -40,7 +40,7 @@ from plexsync_actors.plugin.setup_fixes import (
 from plexsync_actors.plugin.status import relay_events
 from plexsync_actors.runtime.clients import plex_client, stored_client_id
 from plexsync_actors.secret import safe_origin
-from plexsync_actors.settings import Settings, enabled_in, parse_settings
+from plexsync_actors.settings import Settings, enabled_in, not_default, parse_settings
 from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
@@ -154,10 +154,17 @@ class Setup:
         with contextlib.suppress(OSError):  # every task relays the drainer's news (contract §8)
             relay_events(self.settings)
         s, n = self.settings, len(self.settings.path_map)
+        # Stash's page shows unset switches as off and unset numbers as 0: say what is in force.
+        changed = [
+            f"{name} {value}"
+            for name, value in not_default(s).items()
+            if name not in ("data_dir", "plex_library", "path_map")
+        ]
+        rest = f"changed from the defaults: {', '.join(changed)}" if changed else "all else default"
         return (
             f"Settings are valid: plex_url {self.plex_origin}, libraries "
             f"{', '.join(s.plex_library) or '(every movie library)'}, {n} path_map "
-            f"{'entry' if n == 1 else 'entries'}, data_dir {s.data_dir}."
+            f"{'entry' if n == 1 else 'entries'}, data_dir {s.data_dir}; {rest}."
         )
 
     async def check_plex(self) -> str:

@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from plexsync_actors.actors.announce import human_duration, human_seconds
+from plexsync_actors.actors.announce import counted, human_duration, human_seconds
 from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import bucket as core_bucket
@@ -22,7 +22,7 @@ from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.runtime.clients import plex_client, plex_http_client, stored_client_id
 from plexsync_actors.runtime.policies import probe_policy, ramp_policy
 from plexsync_actors.runtime.state import load_outage_state
-from plexsync_actors.settings import Settings
+from plexsync_actors.settings import Settings, in_force
 
 log = logging.getLogger(__name__)
 LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -82,6 +82,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "probes_this_outage": schedule.probes_sent if not is_closed else 0,
         },
         "drainer": {"running": running, "pid": pid},
+        "settings": in_force(settings),
         "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],
         "recent_events": [
             {"at": iso_utc(e.at), "level": e.level, "message": e.message}
@@ -111,7 +112,7 @@ def status_sentence(
             parts.append(f"next probe in {human_seconds(max(0.0, next_probe_in))}")
     if data["recovery"]["ramp_active"]:
         parts.append(f"recovery ramp at {data['recovery']['current_rate']:g} jobs/s")
-    parts.append(f"{queue['pending']} scenes waiting")
+    parts.append(f"{counted(queue['pending'], 'scene')} waiting")
     dlq_text = f"DLQ {dlq['total']}"
     if dlq["by_error_type"]:
         dlq_text += " (" + ", ".join(f"{k} {v}" for k, v in dlq["by_error_type"].items()) + ")"
@@ -161,8 +162,8 @@ async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
     report = outage_report(ctx.settings)
     m = report["metrics"]
     log.info(
-        "Outage report: %d outages tracked, total downtime %s, MTTR %s, MTBF %s, availability %s.",
-        m["count"],
+        "Outage report: %s tracked, total downtime %s, MTTR %s, MTBF %s, availability %s.",
+        counted(m["count"], "outage"),
         human_duration(m["total_downtime_seconds"]),
         "n/a" if m["mttr_seconds"] is None else human_duration(m["mttr_seconds"]),
         "n/a" if m["mtbf_seconds"] is None else human_duration(m["mtbf_seconds"]),
@@ -170,12 +171,12 @@ async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
     )
     for outage in report["outages"][:10]:
         log.info(
-            "Outage %s: started %s, %s%s, %d scenes affected, first error %s.",
+            "Outage %s: started %s, %s%s, %s affected, first error %s.",
             outage["id"],
             outage["started_at"],
             "ongoing for " if outage["ongoing"] else "lasted ",
             human_duration(outage["duration_seconds"]),
-            outage["jobs_affected"],
+            counted(outage["jobs_affected"], "scene"),
             outage["first_error"],
         )
     return report

@@ -9,7 +9,9 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+from plexsync_actors.actors.announce import counted
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.harness import Plugin, install_plugin, kill_drainer, wait_for
@@ -43,6 +45,33 @@ def show_item(plex: FakePlex, rating_key: int) -> str:
     )
 
 
+COMPRESSED = (
+    "Time is compressed so the story takes seconds: the circuit opens after 3 failures in a row\n"
+    "(default 5), health probes back off from 0.5 s to 2 s (default 5 s to 60 s), and after a\n"
+    "recovery the drain rises from 2 to 10 scenes a second over 4 s (default 5 to 20 over 5 min)."
+)
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """Queue Status's answer as a few aligned lines."""
+    breaker, queue, dlq, drainer = (
+        status["breaker"], status["queue"], status["dlq"], status["drainer"],
+    )  # fmt: skip
+    circuit = breaker["state"]
+    if breaker["state"] != "closed" and breaker.get("next_probe_at"):
+        circuit += f" (next health probe at {breaker['next_probe_at'][11:19]} UTC)"
+    outages = status["outages"]
+    rows = [
+        ("circuit", circuit),
+        ("waiting", f"{counted(queue['pending'], 'scene')} ({queue['in_flight']} in flight, "
+                    f"{queue['waiting_retry']} waiting for a retry)"),
+        ("dead letters", str(dlq["total"])),
+        ("drainer", "running" if drainer["running"] else "not running"),
+        ("outages", f"{counted(len(outages), 'outage')} shown" if outages else "none yet"),
+    ]  # fmt: skip
+    return [f"    {name:<13} {value}" for name, value in rows]
+
+
 def outage_drill(plugin: Plugin, plex: FakePlex, stash: FakeStash, section: int) -> bool:
     """Plex goes down, saves queue up, Plex comes back, the backlog drains on a ramp."""
     print("\n--- Outage drill ---")
@@ -63,7 +92,8 @@ def outage_drill(plugin: Plugin, plex: FakePlex, stash: FakeStash, section: int)
         print(f"  drainer event: {event['message']}")
     for level, message in status.log_messages():
         print(f"  Stash log [{level}] {message}")
-    print(f"  queue: {status.output['queue']}, DLQ: {status.output['dlq']['total']}")
+    print("  Queue Status now:")
+    print("\n".join(status_lines(status.output)))
     up_at = time.monotonic()
     plex.set_down(False)
     print("Plex is UP again. No task, no save: the drainer's health probe finds it.")
@@ -123,7 +153,8 @@ def main() -> int:
                     )
                 plugin = Plugin(install_plugin(root / "plugins"), stash.server_connection(), root)
                 print(f"Fake Plex at {plex_server.url}, fake Stash at {stash.url}")
-                print(f"Plugin installed in {plugin.dir}\n")
+                print(f"Plugin installed in {plugin.dir}")
+                print(COMPRESSED + "\n")
                 print("Plex before any sync:")
                 for key in pairs.values():
                     print(show_item(plex, key))
@@ -150,7 +181,8 @@ def main() -> int:
                 print(show_item(plex, pairs[first]))
 
                 status = plugin.task("queue_status")
-                print(f"\nTask queue_status answered: {status.stdout.strip()}")
+                print("\nQueue Status (the task's answer, in short):")
+                print("\n".join(status_lines(status.output)))
                 for level, message in status.log_messages():
                     print(f"  Stash log [{level}] {message}")
                 drilled = outage_drill(plugin, plex, stash, section)

@@ -58,11 +58,27 @@ def test_settings_match_the_settings_object() -> None:
         assert spec["type"] in {"STRING", "NUMBER", "BOOLEAN"}
 
 
-def test_manifest_is_the_only_yaml_file_in_the_tree() -> None:
+def test_manifest_is_the_only_yml_file_in_the_tree() -> None:
+    """Stash loads every `.yml` under its plugins folder as a plugin (only that extension:
+    pkg/plugin/plugins.go), build outputs included; `make dist`'s index is `dist/index.yaml`."""
     ignored = {".venv", ".git", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
     found = [
         p.relative_to(ROOT)
         for p in ROOT.rglob("*")
-        if p.suffix in {".yml", ".yaml"} and not ignored & set(p.relative_to(ROOT).parts)
+        if p.suffix == ".yml" and not ignored & set(p.relative_to(ROOT).parts)
     ]
     assert found == [Path("PlexSync.yml")]
+
+
+def test_each_description_states_its_default_as_stashs_settings_page_shows_it() -> None:
+    """The page shows an unset BOOLEAN as off and an unset NUMBER as 0, and reads numbers with
+    parseInt: every default is a whole number, and each description says what is in force."""
+    defaults = {f.name: f.default for f in attrs.fields(Settings)} | {"enabled": True}
+    for name, spec in MANIFEST["settings"].items():
+        text, default = spec["description"], defaults[name]
+        if spec["type"] == "BOOLEAN":
+            said = "On unless you switch it off" if default else "Off unless you switch it on"
+            assert said in text, name
+        elif spec["type"] == "NUMBER":
+            assert default == int(default), name
+            assert f"Default {int(default)}:" in text and "shows 0" in text, name

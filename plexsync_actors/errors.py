@@ -31,8 +31,10 @@ class StashTooOld(PlexSyncError):
     """Stash is older than the oldest release PlexSync supports (contract §1)."""
 
 
-class PlexError(PlexSyncError):
-    """A failure talking to Plex. `status` is the HTTP status when Plex answered."""
+class JobError(PlexSyncError):
+    """One job's sync failed: it is retried or dead-lettered by its type (the class name).
+
+    `status` is the HTTP status when the server answered."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -41,6 +43,15 @@ class PlexError(PlexSyncError):
     @property
     def error_type(self) -> str:
         return type(self).__name__
+
+
+class StashSceneError(JobError):
+    """Stash is up but could not give this one scene's data or screenshot (a 5xx or an odd
+    redirect for its screenshot, a scene it answers in a shape PlexSync cannot read)."""
+
+
+class PlexError(JobError):
+    """A failure talking to Plex. `status` is the HTTP status when Plex answered."""
 
 
 class PlexServerDown(PlexError):
@@ -72,4 +83,5 @@ ERROR_TYPES: tuple[str, ...] = (
     "PlexUnauthorized",
     "PlexNotFound",
     "PlexPermanentError",
+    "StashSceneError",
 )

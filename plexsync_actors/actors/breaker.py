@@ -147,12 +147,13 @@ class BreakerActor:
 
 def _event_for(message: BreakerInput) -> core.BreakerEvent | None:
     match message:
-        case JobSucceeded(at=at) | TrialReadSucceeded(at=at):
+        case JobSucceeded(at=at, reached_plex=reached):
+            return core.Succeeded(at=at, reached=reached)
+        case TrialReadSucceeded(at=at):
             return core.Succeeded(at=at)
-        case (
-            JobFailed(at=at, error_type=kind, message=text)
-            | TrialReadFailed(at=at, error_type=kind, message=text)
-        ):
+        case JobFailed(at=at, error_type=kind, message=text, reached_plex=reached):
+            return core.Failed(at=at, error_type=kind, message=text, reached=reached)
+        case TrialReadFailed(at=at, error_type=kind, message=text):
             return core.Failed(at=at, error_type=kind, message=text)
         case ProbeSucceeded(at=at, latency_ms=latency):
             return core.ProbeOk(at=at, latency_ms=latency)

@@ -23,7 +23,7 @@ from plexsync_actors.core.retry import (
     decide,
     poster_retry_at,
 )
-from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexError, StashUnavailable
+from plexsync_actors.errors import OUTAGE_ERROR_TYPES, JobError, StashUnavailable
 from plexsync_actors.messages.jobs import (
     JobFailed,
     JobHeldBack,
@@ -58,6 +58,9 @@ class Gate(Protocol):
     def record(self, ok: bool) -> None:
         """The outcome of a job that was sent."""
 
+    async def still_closed(self) -> bool:
+        """Once the breaker has seen every recorded outcome: is the circuit still closed?"""
+
 
 class OpenGate:
     """A gate that always admits: for runs without the outage actors."""
@@ -74,8 +77,16 @@ class OpenGate:
     def record(self, ok: bool) -> None:
         return None
 
+    async def still_closed(self) -> bool:
+        await trio.lowlevel.checkpoint()
+        return True
+
 
 class Syncer(Protocol):
+    @property
+    def plex_answers(self) -> int:
+        """Answers Plex has sent so far: an attempt that added none never reached Plex."""
+
     async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult: ...
 
 
@@ -154,6 +165,7 @@ class DrainActor:
         return reason
 
     async def _attempt(self, job: Job) -> None:
+        answers = self._syncer.plex_answers
         try:
             result = await self._syncer.sync(
                 job.scene_id, poster_only=job.reason == POSTER_RETRY
@@ -164,8 +176,8 @@ class DrainActor:
                 JobHeldBack(scene_id=job.scene_id, at=self._now(), reason=str(exc))
             )
             raise StopDraining(f"Stash is unavailable ({exc})") from exc
-        except PlexError as exc:
-            await self._failed(job, exc)
+        except JobError as exc:
+            await self._failed(job, exc, reached=self._syncer.plex_answers > answers)
             return
         except BaseException:
             # Cancelled or a bug: the lease is given back so nothing is lost.
@@ -187,13 +199,17 @@ class DrainActor:
             "" if newest else "; newer change queued",
             "" if poster_at is None else f"; its poster is tried again in {poster_at - now:.0f} s",
         )
+        reached = self._syncer.plex_answers > answers
         await self._outcomes.send(
-            JobSucceeded(scene_id=job.scene_id, at=self._now(), detail=result.detail)
+            JobSucceeded(
+                scene_id=job.scene_id, at=self._now(), detail=result.detail, reached_plex=reached
+            )
         )
 
-    async def _failed(self, job: Job, exc: PlexError) -> None:
+    async def _failed(self, job: Job, exc: JobError, *, reached: bool) -> None:
         now = self._now()
-        self._gate.record(exc.error_type not in OUTAGE_ERROR_TYPES)
+        outage = exc.error_type in OUTAGE_ERROR_TYPES
+        self._gate.record(not outage)
         decision = decide(
             error_type=exc.error_type,
             attempts=job.attempts,
@@ -203,14 +219,17 @@ class DrainActor:
             now=now,
             jitter=self._rng.random(),
         )
+        charged = isinstance(decision, GiveUp) or (isinstance(decision, Retry) and decision.charged)
         failure = Failure(
             error_type=exc.error_type,
             message=str(exc),
             http_status=exc.status,
             at=now,
-            charged=(isinstance(decision, Retry) and decision.charged)
-            or isinstance(decision, GiveUp),
+            charged=charged,
         )
+        # An outage-type failure is dead-lettered only once the breaker has seen it and the
+        # circuit is still closed (contract §8): until then the job waits in the queue.
+        give_up_later = outage and isinstance(decision, GiveUp)
         retry_at: float | None = None
         match decision:
             case Retry():
@@ -223,15 +242,11 @@ class DrainActor:
                     exc,
                     decision.at - now,
                 )
+            case GiveUp() if give_up_later:
+                retry_at = now + self._policy.retry.base_seconds
+                self._queue.retry(job, failure, retry_at=retry_at)
             case GiveUp():
-                self._queue.dead_letter(job, failure)
-                log.warning(
-                    "Scene %s moved to the dead-letter queue: %s (%s). Fix the cause, then run "
-                    "'Requeue Dead Letters'.",
-                    job.scene_id,
-                    exc.error_type,
-                    exc,
-                )
+                self._dead_letter(job, failure, exc)
             case Drop():
                 self._queue.complete(job, now=now)
                 log.info("Scene %s skipped: %s.", job.scene_id, decision.reason)
@@ -242,7 +257,30 @@ class DrainActor:
                 error_type=exc.error_type,
                 message=str(exc),
                 http_status=exc.status,
-                dead_lettered=isinstance(decision, GiveUp),
                 retry_at=retry_at,
+                reached_plex=reached,
             )
+        )
+        if not give_up_later:
+            return
+        if await self._gate.still_closed():
+            # One item failing while Plex answers the rest: its charges stand.
+            if self._queue.dead_letter_waiting(job):
+                self._log_dead_letter(job, exc)
+        else:
+            # The failure opened the circuit, or came while it was not closed: Plex is away,
+            # so the attempts it used in the outage are given back, as to every waiting job.
+            self._queue.refund_attempts(since=now)
+
+    def _dead_letter(self, job: Job, failure: Failure, exc: JobError) -> None:
+        self._queue.dead_letter(job, failure)
+        self._log_dead_letter(job, exc)
+
+    def _log_dead_letter(self, job: Job, exc: JobError) -> None:
+        log.warning(
+            "Scene %s moved to the dead-letter queue: %s (%s). Fix the cause, then run "
+            "'Requeue Dead Letters'.",
+            job.scene_id,
+            exc.error_type,
+            exc,
         )

@@ -54,8 +54,7 @@ class BreakerGate:
     async def admit(self) -> bool:
         """Wait until one job may be sent. False: the circuit is open and we must not wait."""
         self.trial_claimed = False
-        while self._breaker.outcomes_seen < self._recorded:
-            await self._breaker.watch.wait_changed()
+        await self._breaker_has_seen_all()
         while True:
             state = self._breaker.state
             if isinstance(state, breaker_core.Closed):
@@ -72,6 +71,16 @@ class BreakerGate:
             if isinstance(state, breaker_core.Open) and self._stop_when_open:
                 return False
             await self._breaker.watch.wait_changed()
+
+    async def still_closed(self) -> bool:
+        """Once the breaker has seen every outcome recorded here: is the circuit closed?"""
+        await self._breaker_has_seen_all()
+        return self.closed
+
+    async def _breaker_has_seen_all(self) -> None:
+        while self._breaker.outcomes_seen < self._recorded:
+            await self._breaker.watch.wait_changed()
+        await trio.lowlevel.checkpoint()
 
     def nothing_sent(self) -> None:
         """Admitted, but there was no job after all: give the trial slot back."""

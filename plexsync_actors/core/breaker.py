@@ -4,7 +4,9 @@ CLOSED counts consecutive outage-type failures (`PlexServerDown`, `PlexTemporary
 `PlexUnauthorized`) and opens at the threshold. OPEN sends nothing; a successful health probe
 moves it to HALF_OPEN, which admits one trial (a job, or an authenticated read when the queue is
 empty). The trial's success closes the circuit; its failure re-opens it within the same outage.
-`step` returns the new state and the effects the actor shell must apply.
+Only an attempt Plex answered closes the circuit: a trial that never reached Plex (its scene
+was deleted in Stash, or has no file) frees the slot for the next one. `step` returns the new
+state and the effects the actor shell must apply.
 """
 
 from __future__ import annotations
@@ -56,18 +58,20 @@ BreakerState = Closed | Open | HalfOpen
 # -- events -------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class Succeeded:
-    """A real job (or the half-open trial read) reached Plex and succeeded."""
+    """A real job (or the half-open trial read) succeeded; `reached` when Plex answered it."""
 
     at: float
+    reached: bool = True
 
 
 @attrs.frozen(kw_only=True)
 class Failed:
-    """A real job (or the trial read) failed with `error_type`."""
+    """A real job (or the trial read) failed with `error_type`; `reached` when Plex answered."""
 
     at: float
     error_type: str
     message: str
+    reached: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -140,6 +144,8 @@ def _closed(
     state: Closed, event: BreakerEvent, policy: BreakerPolicy
 ) -> tuple[BreakerState, tuple[Effect, ...]]:
     match event:
+        case Succeeded(reached=False):
+            return state, ()  # nothing was asked of Plex: no news of its health
         case Succeeded():
             return Closed(), ()
         case Failed() if is_outage_error(event.error_type):
@@ -195,6 +201,12 @@ def _half_open(state: HalfOpen, event: BreakerEvent) -> tuple[BreakerState, tupl
     match event:
         case TrialStarted():
             return attrs.evolve(state, trial_started=True), ()
+        case Succeeded(reached=False):
+            # The trial never reached Plex (its scene was deleted, or has no file): only an
+            # answer from Plex closes the circuit, so the slot goes to the next trial.
+            return attrs.evolve(state, trial_started=False), ()
+        case Failed(reached=False) if not is_outage_error(event.error_type):
+            return attrs.evolve(state, trial_started=False), ()
         case Succeeded():
             return Closed(), (
                 ClosedAgain(

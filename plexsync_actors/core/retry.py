@@ -10,6 +10,9 @@ import attrs
 
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 
+# Not outages, but worth trying again: charged, with backoff, up to `max_retries`.
+RETRIED_TYPES = frozenset({"StashSceneError"})
+
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
@@ -93,6 +96,13 @@ def decide(
         step = max(done, failures + 1)
         delay = backoff_delay(step, base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter)
         return Retry(at=now + delay, charged=charged)
+    if error_type in RETRIED_TYPES:
+        done = attempts + 1
+        if done >= policy.max_retries:
+            return GiveUp(reason=f"still failing after {done} attempts")
+        step = max(done, failures + 1)
+        delay = backoff_delay(step, base=policy.base_seconds, cap=policy.cap_seconds, jitter=jitter)
+        return Retry(at=now + delay, charged=True)
     return GiveUp(reason="permanent error")
 
 

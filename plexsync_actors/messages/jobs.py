@@ -10,6 +10,7 @@ class JobSucceeded:
     scene_id: int
     at: float
     detail: str
+    reached_plex: bool = True  # False: nothing was asked of Plex (the scene was deleted …)
 
 
 @attrs.frozen(kw_only=True)
@@ -19,8 +20,8 @@ class JobFailed:
     error_type: str
     message: str
     http_status: int | None
-    dead_lettered: bool
     retry_at: float | None
+    reached_plex: bool = True  # False: the failure came before any answer from Plex
 
 
 @attrs.frozen(kw_only=True)

@@ -61,6 +61,37 @@ class DeadLetters(Database):
                     (job.scene_id,),
                 )
 
+    def dead_letter_waiting(self, job: Job) -> bool:
+        """Move a job whose last failure is already recorded (it waited for the breaker's word)
+        to the DLQ as it stands, in one transaction. A newer change stays queued, with a clean
+        slate. False when the job is gone (dropped, or synced by then)."""
+        with self._write() as db:
+            row = db.execute(
+                """SELECT last_error_type, last_error, last_http_status, attempts,
+                          first_failure_at, last_failure_at, history, version
+                   FROM jobs WHERE scene_id = ? AND last_error_type IS NOT NULL""",
+                (job.scene_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            kind, message, status, attempts, first, last, history, version = row
+            db.execute(
+                """INSERT INTO dlq (scene_id, error_type, message, http_status, attempts,
+                       first_failure_at, last_failure_at, dead_at, history)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (job.scene_id, kind, message, status, attempts, first, last, last, history),
+            )
+            if version == job.version:
+                db.execute("DELETE FROM jobs WHERE scene_id = ?", (job.scene_id,))
+            else:
+                db.execute(
+                    """UPDATE jobs SET attempts = 0, notfound_attempts = 0, failures = 0,
+                           first_failure_at = NULL, history = '[]', next_attempt_at = ?
+                       WHERE scene_id = ?""",
+                    (last, job.scene_id),
+                )
+        return True
+
     def dead_letters(self) -> list[DeadLetter]:
         rows = self._db.execute(
             """SELECT id, scene_id, error_type, message, http_status, attempts,

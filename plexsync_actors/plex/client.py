@@ -54,6 +54,8 @@ class PlexClient:
             "X-Plex-Product": "PlexSync",
             "X-Plex-Version": __version__,
         }
+        # HTTP answers Plex sent (any status): whether an attempt reached Plex at all.
+        self.answers = 0
 
     async def _request(
         self,
@@ -87,6 +89,7 @@ class PlexClient:
             raise PlexTemporaryError(f"Plex did not answer in time ({_reason(exc)}).") from exc
         except httpx.TransportError as exc:
             raise PlexTemporaryError(f"Plex dropped the connection ({_reason(exc)}).") from exc
+        self.answers += 1
         _raise_for_status(response, method, path)
         return response
 

@@ -16,7 +16,7 @@ import attrs
 import httpx
 
 from plexsync_actors import PLUGIN_ID
-from plexsync_actors.errors import StashUnavailable
+from plexsync_actors.errors import StashSceneError, StashUnavailable
 from plexsync_actors.secret import safe_origin
 from plexsync_actors.stash.answers import (
     auth_refused_message,
@@ -61,7 +61,10 @@ class StashClient:
         return self._use_api_key
 
     async def find_scene(self, scene_id: int) -> Scene | None:
-        """The scene with `scene_id`, or None when Stash has no such scene."""
+        """The scene with `scene_id`, or None when Stash has no such scene.
+
+        StashSceneError when Stash answers this scene in a shape PlexSync cannot read: that
+        fails this scene's job, not the drain (Stash itself is up)."""
         data = await self._query(FIND_SCENE_QUERY, {"id": str(scene_id)})
         raw = data.get("findScene")
         return None if raw is None else _scene_from_json(raw)
@@ -100,7 +103,12 @@ class StashClient:
             )
             count, scenes = _scenes_page(data)
             for raw in scenes:
-                yield _scene_from_json(raw)
+                try:
+                    scene = _scene_from_json(raw)
+                except StashSceneError as exc:
+                    logger.warning("%s It is left out.", exc)
+                    continue
+                yield scene
             if len(scenes) < per_page or page * per_page >= count:
                 return
             page += 1
@@ -150,14 +158,17 @@ class StashClient:
         `paths.screenshot`, and the plugin may not reach it (nor should it send credentials
         there). Only the URL's `/scene/…` path and its query are kept.
         """
-        response = await self._send("GET", self._rebased(url))
+        response = await self._send("GET", self._rebased(url), scene_request=True)
         status = response.status_code
         if status == 404 or (400 <= status < 500 and status not in (401, 403)):
             # A scene without a usable screenshot: sync the rest, skip the poster.
             return None
         if status != 200:
-            raise StashUnavailable(
-                f"Stash answered HTTP {response.status_code} for a scene screenshot."
+            where = response.headers.get("location", "")
+            raise StashSceneError(
+                f"Stash answered HTTP {status} for a scene screenshot"
+                + (f" (a redirect to {where[:200]!r})" if where else "")
+                + "; PlexSync tries this scene again later."
             )
         content_type = response.headers.get("content-type", "")
         return Image(data=response.content, content_type=content_type)
@@ -197,22 +208,28 @@ class StashClient:
         return answer
 
     async def _send(
-        self, method: str, url: str, *, json: object = None, authenticate: bool = True
+        self, method: str, url: str, *, json: object = None, scene_request: bool = False
     ) -> httpx.Response:
-        """One request, retried once with the API key when Stash refuses the cookie."""
+        """One request, retried once with the API key when Stash refuses the cookie.
+
+        `scene_request`: a 5xx is about that scene's file (StashSceneError), not Stash's."""
         while True:
             api_key_used = self._use_api_key
             headers = {"Accept": "application/json"} if json is not None else {}
-            if authenticate:
-                headers.update(self._conn.auth_headers() if api_key_used else self._cookie_headers)
+            headers.update(self._conn.auth_headers() if api_key_used else self._cookie_headers)
             response = await self._request(method, url, json=json, headers=headers)
-            status = _refusal_status(response) if authenticate else None
+            status = _refusal_status(response)
             if status is None:
                 break
             if status != 401 or api_key_used or not self._conn.api_key:
                 raise StashUnavailable(auth_refused_message(status, api_key_used=api_key_used))
             self._use_api_key = True
             logger.info("Stash refused the session cookie, so PlexSync now uses the API key.")
+        if response.status_code >= 500 and scene_request:
+            raise StashSceneError(
+                f"Stash answered HTTP {response.status_code} for one scene's file; PlexSync "
+                "tries this scene again later."
+            )
         if response.status_code >= 500:
             raise StashUnavailable(
                 f"Stash answered HTTP {response.status_code} (a server error); "
@@ -297,7 +314,11 @@ def _scene_from_json(raw: Any) -> Scene:
             updated_at=_optional_str(raw.get("updated_at")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StashUnavailable("Stash answered with a scene PlexSync cannot read.") from exc
+        scene = raw.get("id") if isinstance(raw, dict) else None
+        raise StashSceneError(
+            f"Stash answered scene {str(scene)[:40] if scene is not None else '(no id)'} in a "
+            "shape PlexSync cannot read."
+        ) from exc
 
 
 def _optional_str(value: object) -> str | None:

@@ -47,6 +47,11 @@ class SceneSyncer:
         self._now = wall_now
         self.matcher = ItemMatcher(plex=plex, settings=settings, wall_now=wall_now)
 
+    @property
+    def plex_answers(self) -> int:
+        """How many answers Plex has sent this syncer (an attempt without one never reached it)."""
+        return self._plex.answers
+
     async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
         """Sync the scene's latest data (`poster_only`: just its poster, after Stash served its
         placeholder); the result says what happened."""

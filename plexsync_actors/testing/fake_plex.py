@@ -68,6 +68,7 @@ class FakePlex:
         self._next_location_id = 1
         self._down = False
         self._status_fault: int | None = None
+        self._item_faults: dict[int, int] = {}
         self._starting_up = False
         self._latency = 0.0
         self._hang = False
@@ -151,6 +152,15 @@ class FakePlex:
         """Answer every request, `/identity` included, with this status until None."""
         with self._changed:
             self._status_fault = status
+
+    def set_item_fault(self, rating_key: int, status: int | None) -> None:
+        """Answer every request about one item (its metadata, edits, posters) with `status`,
+        while the rest of the library answers normally; None ends it."""
+        with self._changed:
+            if status is None:
+                self._item_faults.pop(rating_key, None)
+            else:
+                self._item_faults[rating_key] = status
 
     def set_starting_up(self, on: bool) -> None:
         """`/identity` answers 200; everything else 400 with PMS's start-up message."""
@@ -282,9 +292,21 @@ class FakePlex:
                 if method not in route:
                     return wire.error(405, {"Allow": ", ".join(sorted(route))})
                 ids = tuple(int(group) for group in match.groups())
+                if fault := self._item_fault(path, ids, params):
+                    return wire.error(fault)
                 call = _Call(ids, params, wire.wants_json(headers), body)
                 return route[method](self, call)
         return wire.error(404)
+
+    def _item_fault(
+        self, path: str, ids: tuple[int, ...], params: list[tuple[str, str]]
+    ) -> int | None:
+        if path.startswith("/library/metadata/") and ids:
+            return self._item_faults.get(ids[0])
+        edited = wire.first(params, "id")
+        if edited and edited.isdigit():
+            return self._item_faults.get(int(edited))
+        return None
 
     # -- endpoints (called with the lock held) ---------------------------------------------
 

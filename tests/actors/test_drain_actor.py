@@ -16,6 +16,7 @@ from plexsync_actors.errors import (
     PlexPermanentError,
     PlexServerDown,
     PlexTemporaryError,
+    StashSceneError,
     StashUnavailable,
 )
 from plexsync_actors.messages.jobs import (
@@ -49,13 +50,18 @@ class ScriptedSyncer:
     def __init__(self, script: dict[int, list[Exception]] | None = None) -> None:
         self.script = script or {}
         self.calls: list[tuple[int, float]] = []
+        self.plex_answers = 0  # Plex answers every attempt but a PlexServerDown one
 
     async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
         self.calls.append((scene_id, trio.current_time()))
         await trio.sleep(0.01)
         errors = self.script.get(scene_id, [])
         if errors:
-            raise errors.pop(0)
+            error = errors.pop(0)
+            if not isinstance(error, PlexServerDown):
+                self.plex_answers += 1
+            raise error
+        self.plex_answers += 1
         return SyncResult(detail="synced")
 
 
@@ -123,12 +129,15 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(
     _, outcomes = await run_actor(queue, syncer)
     failures = [o for o in outcomes if isinstance(o, JobFailed)]
     assert len(failures) == RETRY.max_retries
-    assert failures[-1].dead_lettered and not failures[0].dead_lettered
     times = [t for _, t in syncer.calls]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(0 <= g <= 80.1 for g in gaps)
+    # Full jitter: each wait lies in [0, min(cap, base * 2**(n-1))] (plus the 10 ms sync).
+    assert len(gaps) == RETRY.max_retries - 1
+    for n, gap in enumerate(gaps, start=1):
+        assert 0.01 <= gap <= min(RETRY.cap_seconds, RETRY.base_seconds * 2 ** (n - 1)) + 0.011
     [entry] = queue.dead_letters()
     assert entry.error_type == "PlexTemporaryError" and entry.attempts == 3
+    assert queue.pending_count() == 0
 
 
 async def test_server_down_waits_without_dead_lettering(
@@ -148,7 +157,9 @@ async def test_permanent_error_goes_to_dlq_at_once(
     queue.enqueue(1, reason="hook", now=wall())
     errors: list[Exception] = [PlexPermanentError("ambiguous")]
     _, outcomes = await run_actor(queue, ScriptedSyncer({1: errors}))
-    assert len(outcomes) == 1 and isinstance(outcomes[0], JobFailed) and outcomes[0].dead_lettered
+    assert len(outcomes) == 1 and isinstance(outcomes[0], JobFailed)
+    [entry] = queue.dead_letters()
+    assert entry.error_type == "PlexPermanentError" and entry.attempts == 1
 
 
 async def test_stash_unavailable_stops_and_gives_the_job_back_uncharged(
@@ -243,3 +254,18 @@ async def test_a_save_takes_the_place_of_a_waiting_poster_retry(
     await run_actor(queue, syncer, idle_exit=5.0, during=save_again)  # saved at t = 2 s
     assert [round(t) for _, t in syncer.calls] == [0, 2]  # synced at once, not at 600 s
     assert syncer.poster_only == [False, False] and queue.pending_count() == 0
+
+
+async def test_one_scene_stash_cannot_serve_is_retried_then_dead_lettered_and_the_rest_drain(
+    queue: JobQueue, autojump_clock: trio.testing.MockClock
+) -> None:
+    for scene in (1, 2, 3):
+        queue.enqueue(scene, reason="hook", now=wall())
+    broken = [StashSceneError("Stash answered HTTP 500 for a scene screenshot") for _ in range(9)]
+    syncer = ScriptedSyncer({1: broken})
+    reason, outcomes = await run_actor(queue, syncer)
+    assert "idle" in reason  # the drain did not stop: Stash itself is up
+    assert sorted(o.scene_id for o in outcomes if isinstance(o, JobSucceeded)) == [2, 3]
+    [entry] = queue.dead_letters()
+    assert (entry.scene_id, entry.error_type, entry.attempts) == (1, "StashSceneError", 3)
+    assert len(broken) == 9 - RETRY.max_retries

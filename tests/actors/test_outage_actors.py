@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 from trio.testing import MockClock, wait_all_tasks_blocked
@@ -28,7 +29,7 @@ from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.runtime.pipeline import RunTally, wire
 from plexsync_actors.runtime.policies import probe_policy, ramp_policy
 from plexsync_actors.runtime.state import load_outage_state
-from plexsync_actors.settings import parse_settings
+from plexsync_actors.settings import Settings, parse_settings
 
 EPOCH = 1_700_000_000.0
 THRESHOLD = 3
@@ -60,7 +61,10 @@ class FakePlex:
         self.probes: list[float] = []
         self.reads: list[float] = []
         self.syncs: list[str] = []  # the breaker state each job was sent in
+        self.plex_answers = 0
         self.state: Callable[[], str] = lambda: "?"
+        self.answer_503: set[int] = set()  # scenes Plex answers with 503 (while it is up)
+        self.deleted: set[int] = set()  # scenes deleted in Stash: nothing is asked of Plex
 
     async def _answer(self, calls: list[float], error: PlexError | None = None) -> None:
         await trio.lowlevel.checkpoint()
@@ -77,7 +81,13 @@ class FakePlex:
 
     async def sync(self, scene_id: int, *, poster_only: bool = False) -> SyncResult:
         self.syncs.append(self.state())
+        if scene_id in self.deleted:
+            await trio.lowlevel.checkpoint()
+            return SyncResult(detail="deleted in Stash")
         await self._answer([])
+        self.plex_answers += 1
+        if scene_id in self.answer_503:
+            raise PlexTemporaryError("Plex answered 503", status=503)
         return SyncResult(detail="synced")
 
 
@@ -85,16 +95,21 @@ class Rig:
     """The outage actors of one process over one data dir; `restart()` builds the next one."""
 
     def __init__(
-        self, data_dir: Path, queue: JobQueue, plex: FakePlex, admitted: list[tuple[float, str]]
+        self,
+        data_dir: Path,
+        queue: JobQueue,
+        plex: FakePlex,
+        admitted: list[tuple[float, str]],
+        settings: Settings = SETTINGS,
     ) -> None:
-        self.data_dir, self.queue, self.plex = data_dir, queue, plex
+        self.data_dir, self.queue, self.plex, self.settings = data_dir, queue, plex, settings
         self.admitted = admitted  # (time, breaker state) of each job the gate let through
         self.script: list[bool] = []
         self.warnings: list[str] = []
         stores = load_outage_state(data_dir, self.warnings.append)
         self.files, self.events = stores.files, EventLog(data_dir)
         self.pipeline = wire(
-            settings=SETTINGS,
+            settings=settings,
             mode="drainer",
             queue=queue,
             announce=Announcer(self.events, wall),
@@ -110,7 +125,7 @@ class Rig:
         plex.state = lambda: self.breaker.state.name
 
     def restart(self) -> Rig:
-        return Rig(self.data_dir, self.queue, self.plex, self.admitted)
+        return Rig(self.data_dir, self.queue, self.plex, self.admitted, self.settings)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Rig]:
@@ -180,7 +195,6 @@ def failed(scene_id: int, error_type: str = "PlexTemporaryError") -> JobFailed:
         error_type=error_type,
         message="refused",
         http_status=None,
-        dead_lettered=False,
         retry_at=None,
     )
 
@@ -433,3 +447,75 @@ async def test_jobs_queued_after_a_recovery_while_idle_still_ramp(
     began = rig.admitted[0][0]
     expected = policy_rate(began - closed, began - closed + 10)
     assert rig.rate(began, began + 10) == pytest.approx(expected, rel=0.05)
+
+
+# -- what a failure costs a job: the breaker decides first (contract §8) ----------------------
+
+
+async def test_the_failure_that_opens_the_circuit_never_dead_letters_its_job(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    """max_retries == threshold: the failure that opens the circuit is also the job's last
+    allowed one. It waits out the outage, gets its attempts back, and syncs."""
+    settings = attrs.evolve(SETTINGS, max_retries=THRESHOLD)
+    with JobQueue(tmp_path) as queue:
+        rig = Rig(tmp_path, queue, FakePlex(), [], settings)
+        rig.plex.up = True
+        rig.plex.answer_503.add(1)  # a burst of 503s: Plex is overloaded
+        queue.enqueue(1, reason="hook", now=wall())
+        with trio.fail_after(3600):
+            async with rig.running(), trio.open_nursery() as drain:
+                drain.start_soon(rig.drain.run)
+                while not isinstance(rig.breaker.state, Open):
+                    await rig.breaker.watch.wait_changed()
+                assert queue.dead_letters() == [] and queue.pending_scene_ids() == {1}
+                rig.plex.answer_503.clear()  # the burst is over
+                while queue.pending_count():
+                    await trio.sleep(1)
+                drain.cancel_scope.cancel()
+        assert queue.dead_letters() == [] and isinstance(rig.breaker.state, Closed)
+        assert rig.plex.syncs.count("half_open") == 1
+
+
+async def test_one_item_plex_refuses_among_healthy_ones_still_reaches_the_dlq(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    async def saves_keep_coming() -> None:
+        for scene in range(2, 120):  # other scenes are saved and synced all along
+            queue.enqueue(scene, reason="hook", now=wall())
+            await trio.sleep(1)
+
+    with JobQueue(tmp_path) as queue:
+        rig = Rig(tmp_path, queue, FakePlex(), [])
+        rig.plex.up = True
+        rig.plex.answer_503.add(1)
+        queue.enqueue(1, reason="hook", now=wall())
+        with trio.fail_after(3600):
+            async with rig.running(), trio.open_nursery() as nursery:
+                nursery.start_soon(saves_keep_coming)
+                assert "idle" in await rig.drain.run()
+                assert all(state == "closed" for state in rig.plex.syncs)
+        [entry] = queue.dead_letters()
+        assert entry.scene_id == 1 and entry.attempts == SETTINGS.max_retries
+        assert rig.outages() == ()
+
+
+async def test_a_trial_that_never_reached_plex_does_not_close_the_circuit(
+    rig: Rig, autojump_clock: MockClock
+) -> None:
+    rig.plex.deleted.add(1)  # the first scene in line was deleted in Stash meanwhile
+    rig.queue.enqueue_many([1, 2], reason="hook", now=wall())
+    with trio.fail_after(600):
+        async with rig.running():
+            await rig.open_circuit()
+            rig.plex.up = True
+            async with trio.open_nursery() as drain:
+                drain.start_soon(rig.drain.run)
+                while not isinstance(rig.breaker.state, Closed):
+                    await trio.sleep(0.5)
+                drain.cancel_scope.cancel()
+            await rig.until_closed()
+    # The deleted scene's "trial" asked nothing of Plex: the next one, a real answer, closed it.
+    assert rig.plex.syncs[:2] == ["half_open", "half_open"]
+    [record] = rig.outages()
+    assert record.ended_at is not None

@@ -279,3 +279,25 @@ def test_transitions_follow_the_state_diagram(kinds: list[str]) -> None:
             assert new.first_failure_at <= new.opened_at
             assert new.consecutive_failures >= POLICY.failure_threshold
         state = new
+
+
+def test_only_an_answer_from_plex_closes_a_half_open_circuit() -> None:
+    half = HalfOpen(
+        opened_at=1, first_failure_at=0, consecutive_failures=5, first_error="PlexServerDown",
+        last_error_message="refused", trial_started=True,
+    )  # fmt: skip
+    policy = BreakerPolicy(failure_threshold=5)
+    state, effects = step(half, Succeeded(at=9, reached=False), policy)
+    assert isinstance(state, HalfOpen) and not state.trial_started and effects == ()
+    state, effects = step(half, Failed(at=9, error_type="PlexNotFound", message="no file",
+                                       reached=False), policy)  # fmt: skip
+    assert isinstance(state, HalfOpen) and not state.trial_started and effects == ()
+    state, _ = step(half, Succeeded(at=9), policy)
+    assert isinstance(state, Closed)
+
+
+def test_a_success_that_asked_nothing_of_plex_does_not_reset_the_failure_count() -> None:
+    closed = Closed(consecutive_failures=2, first_failure_at=1, first_error="PlexServerDown",
+                    last_error_message="refused")  # fmt: skip
+    state, _ = step(closed, Succeeded(at=5, reached=False), BreakerPolicy(failure_threshold=5))
+    assert state == closed

@@ -100,3 +100,16 @@ def test_uncharged_failures_still_grow_the_delay() -> None:
         jitter=0.999,
     )
     assert isinstance(decision, Retry) and decision.at > 40 and not decision.charged
+
+
+def test_a_scene_stash_cannot_serve_is_charged_retried_then_dead_lettered() -> None:
+    first = decide(
+        error_type="StashSceneError", attempts=0, notfound_attempts=0, policy=POLICY, now=0,
+        jitter=0.5,
+    )  # fmt: skip
+    assert isinstance(first, Retry) and first.charged and first.at > 0
+    last = decide(
+        error_type="StashSceneError", attempts=POLICY.max_retries - 1, notfound_attempts=0,
+        policy=POLICY, now=0, jitter=0.5,
+    )  # fmt: skip
+    assert isinstance(last, GiveUp)

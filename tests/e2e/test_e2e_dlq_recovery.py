@@ -11,7 +11,7 @@ from plexsync_actors.testing.harness import Plugin, wait_for
 pytestmark = pytest.mark.slow
 
 SETTINGS = {
-    "max_retries": 1,
+    "max_retries": 2,
     "breaker_failure_threshold": 3,
     "health_interval_min": 0.2,
     "health_interval_max": 0.5,
@@ -23,45 +23,55 @@ SETTINGS = {
 def test_recover_outage_jobs_brings_transient_dead_letters_back(
     plugin: Plugin, fake_plex: tuple[FakePlex, FakePlexServer], fake_stash: FakeStash
 ) -> None:
+    """A dead letter inside an outage window: one item Plex refused (its charges stand while
+    the circuit was closed) just before Plex went away altogether."""
     plex, _ = fake_plex
     fake_stash.plugin_settings.update(SETTINGS)
     section = plex.add_section("Movies", ["/media"])
     pairs = {}
-    for n in range(1, 6):
+    for n in range(1, 7):
         scene = fake_stash.add_scene(title=f"Recovered {n}", files=(f"/stash/media/r{n}.mp4",))
         pairs[scene] = plex.add_movie(section, f"/media/r{n}.mp4", title=f"r{n}")
+    bad = max(pairs)
 
     def synced(scene: int) -> bool:
         return plex.item(pairs[scene]).title.startswith("Recovered")
 
-    # While the circuit is closed nothing refuses to run; while open, recovery is refused.
-    plex.set_status_fault(503)
+    def status() -> dict[str, object]:
+        output: dict[str, object] = plugin.task("queue_status").output
+        return output
+
+    plex.set_item_fault(pairs[bad], 503)  # one item refused while the others would answer
+    assert plugin.hook(bad).returncode == 0
+    assert wait_for(lambda: status()["dlq"]["total"] == 1, 30)  # type: ignore[index]
+    plex.set_status_fault(503)  # then Plex goes away: the circuit opens
     for scene in pairs:
-        assert plugin.hook(scene).returncode == 0
-    assert wait_for(lambda: plugin.task("queue_status").output["breaker"]["state"] == "open", 30)
-    status = plugin.task("queue_status").output
-    dead = status["dlq"]["by_error_type"].get("PlexTemporaryError", 0)
-    assert dead >= 1 and status["dlq"]["total"] == dead
-    assert status["queue"]["pending"] == 5 - dead
+        if scene != bad:
+            assert plugin.hook(scene).returncode == 0
+    assert wait_for(lambda: status()["breaker"]["state"] == "open", 30)  # type: ignore[index]
+    now = status()
+    dlq = now["dlq"]
+    assert dlq["total"] == 1 and dlq["by_error_type"] == {"PlexTemporaryError": 1}  # type: ignore[index]
+    assert now["queue"]["pending"] == 5  # type: ignore[index]  # the outage dead-letters none
     refused = plugin.task("recover_outage_jobs")
     assert refused.returncode != 0 and "circuit is open" in refused.answer["error"]
 
     plex.set_status_fault(None)
-    assert wait_for(lambda: plugin.task("queue_status").output["queue"]["pending"] == 0, 30)
-    dead_scenes = [s for s in pairs if not synced(s)]
-    assert len(dead_scenes) == dead
+    plex.set_item_fault(pairs[bad], None)
+    assert wait_for(lambda: status()["queue"]["pending"] == 0, 30)  # type: ignore[index]
+    assert [s for s in pairs if not synced(s)] == [bad]
 
     preview = plugin.task("recover_outage_jobs", dry_run="true").output
-    assert preview["matched"] == dead and preview["recovered"] == 0
-    assert plugin.task("queue_status").output["dlq"]["total"] == dead
+    assert preview["matched"] == 1 and preview["recovered"] == 0
+    assert status()["dlq"]["total"] == 1  # type: ignore[index]
 
     only_not_found = plugin.task("recover_outage_jobs", error_types="PlexNotFound").output
     assert only_not_found["matched"] == 0 and only_not_found["recovered"] == 0
 
     recovered = plugin.task("recover_outage_jobs").output
-    assert recovered["matched"] == dead and recovered["recovered"] == dead
+    assert recovered["matched"] == 1 and recovered["recovered"] == 1
     assert wait_for(lambda: all(synced(s) for s in pairs), 30)
-    assert plugin.task("queue_status").output["dlq"]["total"] == 0
+    assert status()["dlq"]["total"] == 0  # type: ignore[index]
     again = plugin.task("recover_outage_jobs").output
     assert again["recovered"] == 0 and again["matched"] == 0
 

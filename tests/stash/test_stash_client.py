@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ import graphql
 import httpx
 import pytest
 
-from plexsync_actors.errors import StashTooOld, StashUnavailable
+from plexsync_actors.errors import StashSceneError, StashTooOld, StashUnavailable
 from plexsync_actors.stash.answers import require_supported_stash
 from plexsync_actors.stash.client import StashClient, stash_local_time
 from plexsync_actors.stash.connection import StashConnection
@@ -436,7 +437,6 @@ MOCK_CONN = StashConnection(
         (200, b'{"errors": [{"message": "db locked"}], "data": null}', "db locked"),
         (422, b'{"errors": [{"message": "Cannot query field"}]}', "Cannot query field"),
         (200, b"<html>login</html>", "not JSON"),
-        (200, b'{"data": {"findScene": {"id": "x"}}}', "cannot read"),
         (403, b"", "HTTP 403"),
     ],
 )
@@ -448,6 +448,36 @@ async def test_failed_answers_become_stash_unavailable(
         with pytest.raises(StashUnavailable, match=message) as caught:
             await StashClient(http, MOCK_CONN).find_scene(1)
     assert "secret-cookie" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (200, b'{"data": {"findScene": {"id": "x"}}}', "scene x in a shape"),
+        (200, b'{"data": {"findScene": {"title": "no id"}}}', "scene (no id)"),
+    ],
+)
+async def test_a_scene_stash_answers_unreadably_fails_that_scene_not_the_drain(
+    status: int, body: bytes, message: str
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    async with mock_client(transport) as http:
+        with pytest.raises(StashSceneError, match=re.escape(message)):
+            await StashClient(http, MOCK_CONN).find_scene(1)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(500, {}), (503, {}), (302, {"location": "/elsewhere"})]
+)
+async def test_a_screenshot_stash_fails_to_serve_fails_that_scene_not_the_drain(
+    status: int, headers: dict[str, str]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers)
+
+    async with mock_client(httpx.MockTransport(handler)) as http:
+        with pytest.raises(StashSceneError, match=f"HTTP {status}"):
+            await StashClient(http, MOCK_CONN).fetch_screenshot("/scene/1/screenshot?t=1")
 
 
 async def test_timeout_becomes_stash_unavailable() -> None:

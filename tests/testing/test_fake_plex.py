@@ -383,6 +383,17 @@ def test_status_fault_answers_every_request_identity_included(
     assert client.get("/library/sections").status_code == 200
 
 
+def test_an_item_fault_refuses_that_item_only(plex: FakePlex, client: httpx.Client) -> None:
+    bad, good = a_movie(plex), plex.add_movie(1, "/media/movies/b/other.mp4")
+    plex.set_item_fault(bad, 503)
+    assert client.get(f"/library/metadata/{bad}").status_code == 503
+    assert client.put(f"/library/sections/1/all?type=1&id={bad}&title.value=X").status_code == 503
+    assert client.get(f"/library/metadata/{good}").status_code == 200
+    assert client.get("/library/sections/1/all?type=1").status_code == 200  # listings answer
+    plex.set_item_fault(bad, None)
+    assert client.get(f"/library/metadata/{bad}").status_code == 200
+
+
 def test_starting_up_answers_identity_but_refuses_the_rest(
     plex: FakePlex, client: httpx.Client
 ) -> None:

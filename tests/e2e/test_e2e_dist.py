@@ -103,8 +103,10 @@ def test_a_bare_python_runs_the_unpacked_zip_end_to_end(
         run = installed.hook(scene)
         assert run.returncode == 0, run.stderr
         assert run.output == {"queued": scene}
-    assert wait_for(lambda: all(plex.item(k).title.startswith("Zip") for k in keys.values()), 60)
-    assert all(plex.item(k).posters for k in keys.values())
+    def synced(key: int) -> bool:  # the poster goes after the metadata: wait for both
+        return plex.item(key).title.startswith("Zip") and bool(plex.item(key).posters)
+
+    assert wait_for(lambda: all(synced(k) for k in keys.values()), 60)
     assert installed.task("queue_status").output["queue"]["pending"] == 0
 
 

@@ -137,7 +137,8 @@ def enabled_in(raw: dict[str, Any]) -> bool:
     value = values.enabled(raw)
     if value is None:
         raise SettingsError(
-            f"Setting enabled is {raw.get('enabled')!r}, not a boolean: switch it on or off."
+            f"Setting enabled is {values.shown(raw.get('enabled'))}, not a boolean: switch it "
+            "on or off."
         )
     return value
 
@@ -163,11 +164,7 @@ def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
             "Setting plex_url is missing: set it to your Plex server's address, "
             "e.g. http://plex:32400, in Settings > Plugins > PlexSync."
         )
-    if not url.startswith(("http://", "https://")):
-        raise SettingsError(
-            f"Setting plex_url is {url!r}, which is not an http(s) URL: "
-            "set it like http://plex:32400."
-        )
+    url = _plex_url(url)
     clean["plex_url"] = url.rstrip("/")
     token = _string(raw, "plex_token")
     if not token:
@@ -177,6 +174,11 @@ def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
         )
     clean["plex_token"] = Secret(token)
     data_dir = _string(raw, "data_dir") or None
+    if data_dir is not None and "\x00" in data_dir:
+        raise SettingsError(
+            f"Setting data_dir is {values.shown(data_dir)}, which holds a NUL byte: set it to a "
+            "folder PlexSync may write to."
+        )
     path = Path(data_dir) if data_dir else values.default_data_dir(stash_dir)
     if path is None:
         raise SettingsError(
@@ -199,6 +201,30 @@ def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
     settings = _CONVERTER.structure(clean, Settings)
     _check_relations(settings)
     return settings
+
+
+def _plex_url(url: str) -> str:
+    """An http(s) URL with a host and a valid port (the scheme in any case), or SettingsError."""
+    import urllib.parse
+
+    fix = "set it like http://plex:32400."
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("http", "https"):
+        raise SettingsError(
+            f"Setting plex_url is {values.shown(url)}, which is not an http(s) URL: {fix}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(
+            f"Setting plex_url is {values.shown(url)}, which is not a valid address ({exc}): {fix}"
+        ) from None
+    if not parts.hostname:
+        raise SettingsError(f"Setting plex_url is {values.shown(url)}, which names no host: {fix}")
+    if port == 0:
+        raise SettingsError(f"Setting plex_url is {values.shown(url)}, with port 0: {fix}")
+    return scheme + url[len(scheme) :]
 
 
 def _check_relations(s: Settings) -> None:
@@ -224,14 +250,14 @@ def parse_path_map(text: str) -> tuple[PathMapping, ...]:
             continue
         if "=>" not in part:
             raise SettingsError(
-                f"Setting path_map has the entry {part.strip()!r} without '=>': write entries as "
-                "/stash/prefix=>/plex/prefix, separated by ';'."
+                f"Setting path_map has the entry {values.shown(part.strip())} without '=>': "
+                "write entries as /stash/prefix=>/plex/prefix, separated by ';'."
             )
         stash, plex = (side.strip() for side in part.split("=>", 1))
         if not stash or not plex:
             raise SettingsError(
-                f"Setting path_map has the entry {part.strip()!r} with an empty side: both the "
-                "Stash prefix and the Plex prefix are needed."
+                f"Setting path_map has the entry {values.shown(part.strip())} with an empty "
+                "side: both the Stash prefix and the Plex prefix are needed."
             )
         mappings.append(PathMapping(stash_prefix=stash, plex_prefix=plex))
     mappings.sort(key=lambda m: len(m.stash_prefix), reverse=True)
@@ -243,29 +269,34 @@ def _string(raw: dict[str, Any], name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SettingsError(f"Setting {name} is {value!r}, not text: enter it as text.")
+        raise SettingsError(f"Setting {name} is {values.shown(value)}, not text: enter it as text.")
     return value.strip()
 
 
 def _bool(raw: dict[str, Any], name: str) -> bool:
     value = values.parse_bool(raw[name])
     if value is None:
-        raise SettingsError(f"Setting {name} is {raw[name]!r}, not a boolean: switch it on or off.")
+        raise SettingsError(
+            f"Setting {name} is {values.shown(raw[name])}, not a boolean: switch it on or off."
+        )
     return value
 
 
 def _number(raw: dict[str, Any], name: str) -> float:
     value = raw[name]
     if isinstance(value, bool):
-        raise SettingsError(f"Setting {name} is {value!r}, not a number: enter a number.")
+        raise SettingsError(
+            f"Setting {name} is {values.shown(value)}, not a number: enter a number."
+        )
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise SettingsError(
-            f"Setting {name} is {value!r}, which is not a number: enter a number such as 5."
+            f"Setting {name} is {values.shown(value)}, which is not a number: enter a number "
+            "such as 5."
         ) from None
     if not math.isfinite(number):
-        raise SettingsError(f"Setting {name} is {value!r}: enter a finite number.")
+        raise SettingsError(f"Setting {name} is {values.shown(value)}: enter a finite number.")
     return number
 
 
@@ -273,7 +304,8 @@ def _int(raw: dict[str, Any], name: str, minimum: int) -> int:
     number = _number(raw, name)
     if number != int(number) or number < minimum:
         raise SettingsError(
-            f"Setting {name} is {raw[name]!r}: enter a whole number of at least {minimum}."
+            f"Setting {name} is {values.shown(raw[name])}: enter a whole number of at least "
+            f"{minimum}."
         )
     return int(number)
 
@@ -282,6 +314,7 @@ def _positive_float(raw: dict[str, Any], name: str) -> float:
     number = _number(raw, name)
     if number <= 0:
         raise SettingsError(
-            f"Setting {name} is {raw[name]!r}: enter a number greater than 0 (fractions are fine)."
+            f"Setting {name} is {values.shown(raw[name])}: enter a number greater than 0 "
+            "(fractions are fine)."
         )
     return number

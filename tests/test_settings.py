@@ -41,6 +41,11 @@ def test_token_is_masked_in_repr() -> None:
         ({**BASE, "sync_tags": "maybe"}, "sync_tags"),
         ({**BASE, "path_map": "/a->/b"}, "path_map"),
         ({**BASE, "plex_url": "plex:32400"}, "plex_url"),
+        ({**BASE, "plex_url": "http://"}, "plex_url"),
+        ({**BASE, "plex_url": "http://[::1"}, "plex_url"),
+        ({**BASE, "plex_url": "http://host:99999"}, "plex_url"),
+        ({**BASE, "plex_url": "http://host:0"}, "plex_url"),
+        ({**BASE, "data_dir": "/data\x00/x"}, "data_dir"),
         ({**BASE, "retry_base_seconds": 100}, "retry_base_seconds"),
     ],
 )
@@ -71,3 +76,15 @@ def test_the_values_in_force_mask_the_token_and_say_what_differs_from_the_defaul
     assert shown["plex_token"] == "********" and "secret-token" not in str(shown)
     assert shown["enabled"] is True and shown["max_retries"] == 5 and shown["path_map"] == "/a=>/b"
     assert not_default(s) == {"max_rate": 50.0, "sync_tags": False, "path_map": "/a=>/b"}
+
+
+def test_the_url_scheme_may_be_in_any_case() -> None:
+    assert parse_settings({**BASE, "plex_url": "HTTP://Plex:32400"}, stash_dir="/s").plex_url == (
+        "http://Plex:32400"
+    )
+
+
+def test_a_huge_setting_value_is_quoted_short() -> None:
+    with pytest.raises(SettingsError) as info:
+        parse_settings({**BASE, "max_retries": "x" * 1_000_000}, stash_dir="/s")
+    assert len(str(info.value)) < 400 and "characters" in str(info.value)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from plexsync_actors.core.outages import OutageRecord
+from plexsync_actors.core.values import shown
 from plexsync_actors.errors import ERROR_TYPES, OUTAGE_ERROR_TYPES
 
 
@@ -38,7 +39,8 @@ def error_types(arg: str | None, present: Iterable[str]) -> frozenset[str]:
     unknown = sorted(names - set(ERROR_TYPES))
     if unknown or not names:
         raise SelectionError(
-            f"error_types {text!r} names unknown types ({', '.join(unknown) or 'none given'}): "
+            f"error_types {shown(text)} names unknown types "
+            f"({', '.join(unknown)[:200] or 'none given'}): "
             f"use transient, all, or a comma list of {', '.join(ERROR_TYPES)}."
         )
     return frozenset(names)
@@ -57,6 +59,6 @@ def windows(arg: str | None, records: Sequence[OutageRecord]) -> list[Window]:
         if not chosen:
             ids = ", ".join(str(r.id) for r in finished) or "none yet"
             raise SelectionError(
-                f"outage {arg!r} is not a finished outage: use last, all, or one of: {ids}."
+                f"outage {shown(arg)} is not a finished outage: use last, all, or one of: {ids}."
             )
     return [Window(start=r.first_failure_at, end=r.ended_at or r.first_failure_at) for r in chosen]

@@ -41,3 +41,15 @@ def default_data_dir(stash_dir: str | None) -> Path | None:
     if not stash_dir:
         return None
     return Path(stash_dir) / "plugin_data" / "PlexSync"
+
+
+SHOWN_CHARS = 200
+
+
+def shown(value: object) -> str:
+    """`value` as an error message quotes it: its repr, cut to about 200 characters (a 1 MB
+    input must not come back as a 2 MB error)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}… ({len(text)} characters)"

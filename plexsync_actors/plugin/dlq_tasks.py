@@ -8,6 +8,7 @@ from typing import Any
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import dlq_select
+from plexsync_actors.core.values import shown
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
 from plexsync_actors.persistence.dead_letters import DeadLetter
@@ -47,7 +48,9 @@ async def requeue_dlq(ctx: TaskContext) -> dict[str, Any]:
         try:
             since = wall_now() - float(raw) * 3600.0
         except (TypeError, ValueError):
-            raise InputError(f"Argument since_hours is {raw!r}: give a number of hours.") from None
+            raise InputError(
+                f"Argument since_hours is {shown(raw)}: give a number of hours."
+            ) from None
     return _requeue(
         ctx,
         lambda e: since is None or e.last_failure_at >= since,

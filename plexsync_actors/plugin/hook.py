@@ -7,6 +7,7 @@ the data dir is usable, even if Plex settings are wrong (they are checked at dra
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import IO, Any
@@ -20,33 +21,46 @@ from plexsync_actors.plugin.protocol import WARNING, log_line
 from plexsync_actors.stash import server_connection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
 DROP_HOOKS = {"Scene.Destroy.Post"}
 
 
+MAX_SCENE_ID = 2**63 - 1  # SQLite's INTEGER
+
+
 def scene_id_of(hook_context: Any) -> tuple[int, str]:
+    """The hook's scene id and type: the only fields the hook trusts (contract §8)."""
     if not isinstance(hook_context, dict):
         raise InputError("args.hookContext is not an object: Stash sends {'id': …, 'type': …}.")
     hook_type = hook_context.get("type")
-    if hook_type not in SYNC_HOOKS | DROP_HOOKS:
+    if not isinstance(hook_type, str) or hook_type not in SYNC_HOOKS | DROP_HOOKS:
         raise InputError(
-            f"Hook type {hook_type!r} is not handled: PlexSync listens to Scene.Update.Post, "
-            "Scene.Create.Post and Scene.Destroy.Post."
+            f"hookContext.type {values.shown(hook_type)} is not a hook PlexSync handles: it "
+            "listens to Scene.Update.Post, Scene.Create.Post and Scene.Destroy.Post."
         )
     raw_id = hook_context.get("id")
     scene_id = -1
     if isinstance(raw_id, int) and not isinstance(raw_id, bool):
         scene_id = raw_id
-    elif isinstance(raw_id, str) and raw_id.strip().isdigit():
-        scene_id = int(raw_id)
-    if scene_id <= 0:
-        raise InputError(f"Hook {hook_type} came without a valid scene id (got {raw_id!r}).")
-    return scene_id, str(hook_type)
+    elif isinstance(raw_id, str) and _DIGITS.fullmatch(raw_id.strip()):
+        scene_id = int(raw_id.strip())  # at most 19 ASCII digits: no giant int conversion
+    if not 0 < scene_id <= MAX_SCENE_ID:
+        raise InputError(
+            f"hookContext.id of {hook_type} is {values.shown(raw_id)}, not a scene id "
+            "(a whole number from 1)."
+        )
+    return scene_id, hook_type
 
 
 def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
     configured = raw.get("data_dir")
     if isinstance(configured, str) and configured.strip():
+        if "\x00" in configured:
+            raise DataDirError(
+                f"Setting data_dir {values.shown(configured)} holds a NUL byte: set it to a "
+                "folder PlexSync may write to, then save the scene again."
+            )
         return Path(configured.strip())
     default = values.default_data_dir(server_connection.stash_dir(conn))
     if default is None:
@@ -82,9 +96,11 @@ def run_hook(
                 return {"dropped": scene_id if dropped else None}
             queue.enqueue(scene_id, reason=hook_type, now=now)
     except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DataDirError(
-            f"Could not queue scene {scene_id} in {data_dir} ({exc}): set data_dir to a folder "
-            "PlexSync may write to, then save the scene again."
+            f"Could not queue scene {scene_id} in {values.shown(str(data_dir))} "
+            f"({values.shown(reason)[1:-1]}): set data_dir to a folder PlexSync may write to, "
+            "then save the scene again."
         ) from exc
     if start_drainer:
         ensure_drainer(conn, data_dir)

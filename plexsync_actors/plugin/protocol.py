@@ -9,7 +9,7 @@ import json
 import sys
 from typing import IO, Any
 
-from plexsync_actors.core.values import parse_bool
+from plexsync_actors.core.values import parse_bool, shown
 from plexsync_actors.errors import InputError
 
 # Stash reads stderr line by line with a 64 KiB limit; stay far below it.
@@ -92,6 +92,8 @@ def parse_input(raw: str) -> dict[str, Any]:
         raise InputError(
             f"Input on stdin is not valid JSON ({exc.msg} at position {exc.pos})."
         ) from exc
+    except RecursionError as exc:
+        raise InputError("Input on stdin is nested too deeply to be Stash's plugin input.") from exc
     if not isinstance(data, dict):
         raise InputError(
             "Input on stdin must be a JSON object with 'server_connection' and 'args'."
@@ -118,7 +120,7 @@ def lenient_bool(value: Any, *, default: bool) -> bool:
         return default
     parsed = parse_bool(value)
     if parsed is None:
-        raise InputError(f"Argument value {value!r} is not a boolean: use true or false.")
+        raise InputError(f"Argument value {shown(value)} is not a boolean: use true or false.")
     return parsed
 
 

@@ -11,6 +11,7 @@ import trio
 
 from plexsync_actors.actors.announce import counted
 from plexsync_actors.clock import wall_now
+from plexsync_actors.core.values import shown
 from plexsync_actors.drainer.control import (
     drainer_lock,
     drainer_running,
@@ -158,10 +159,10 @@ async def purge_dlq(ctx: TaskContext) -> dict[str, Any]:
         days = float(raw_days if raw_days not in (None, "") else 30)
     except (TypeError, ValueError):
         raise InputError(
-            f"Argument days is {raw_days!r}: give a number of days, e.g. 30."
+            f"Argument days is {shown(raw_days)}: give a number of days, e.g. 30."
         ) from None
     if days < 0:
-        raise InputError(f"Argument days is {raw_days!r}: give 0 or more days.")
+        raise InputError(f"Argument days is {shown(raw_days)}: give 0 or more days.")
     with JobQueue(ctx.settings.data_dir) as queue:
         removed = queue.purge_dlq(older_than=wall_now() - days * 86400.0)
     log.info("Removed %d dead-letter entries older than %g days.", removed, days)

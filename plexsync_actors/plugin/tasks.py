@@ -9,6 +9,7 @@ from typing import Any
 
 import trio
 
+from plexsync_actors.core.values import shown
 from plexsync_actors.errors import InputError
 from plexsync_actors.plugin import dlq_tasks, queue_tasks, status
 from plexsync_actors.plugin.check_setup import check_setup, run_checks
@@ -40,7 +41,7 @@ def run_task(data: dict[str, Any]) -> Any:
     mode = args.get("mode")
     if not isinstance(mode, str) or mode not in TASKS:
         known = ", ".join(sorted(TASKS))
-        raise InputError(f"Unknown mode {mode!r}: PlexSync knows {known}.")
+        raise InputError(f"Unknown mode {shown(mode)}: PlexSync knows {known}.")
     server_connection = data.get("server_connection")
     conn = connection_from(server_connection)
     assert isinstance(server_connection, dict)

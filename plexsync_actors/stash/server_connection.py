@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plexsync_actors.core.values import shown
 from plexsync_actors.errors import InputError
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - recognising Stash's bind address
@@ -19,7 +20,7 @@ def base_url(server_connection: Any) -> str:
         raise InputError("Input has no 'server_connection' object: PlexSync must be run by Stash.")
     scheme = str(server_connection.get("Scheme") or "http").lower()
     if scheme not in ("http", "https"):
-        raise InputError(f"server_connection.Scheme is {scheme!r}; expected http or https.")
+        raise InputError(f"server_connection.Scheme is {shown(scheme)}; expected http or https.")
     host = str(server_connection.get("Host") or "").strip()
     if host in _ANY_ADDRESS:
         host = "127.0.0.1"
@@ -29,7 +30,7 @@ def base_url(server_connection: Any) -> str:
     try:
         port_number = int(port) if port is not None else (443 if scheme == "https" else 9999)
     except (TypeError, ValueError):
-        raise InputError(f"server_connection.Port is {port!r}, not a port number.") from None
+        raise InputError(f"server_connection.Port is {shown(port)}, not a port number.") from None
     return f"{scheme}://{host}:{port_number}"
 
 
@@ -50,5 +51,12 @@ def auth_headers(server_connection: dict[str, Any]) -> dict[str, str]:
 
 
 def stash_dir(server_connection: dict[str, Any]) -> str | None:
+    """Stash's config folder (None when Stash sent none); InputError for one no OS could have."""
     value = server_connection.get("Dir")
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if "\x00" in value:
+        raise InputError(
+            f"server_connection.Dir {shown(value)} holds a NUL byte, which no folder name can."
+        )
+    return value

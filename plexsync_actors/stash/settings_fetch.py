@@ -7,6 +7,7 @@ called. The async `client` sends the same query and reads its answer with the sa
 
 from __future__ import annotations
 
+from plexsync_actors.core.values import shown
 from plexsync_actors.errors import StashUnavailable
 from plexsync_actors.secret import safe_origin
 from plexsync_actors.stash.answers import (
@@ -34,11 +35,11 @@ def fetch_plugin_settings_sync(
 
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StashUnavailable(f"The Stash address {base_url!r} is not an http(s) URL.")
+        raise StashUnavailable(f"The Stash address {shown(base_url)} is not an http(s) URL.")
     try:
         port = parts.port
     except ValueError as exc:
-        raise StashUnavailable(f"The Stash address {base_url!r} has an invalid port.") from exc
+        raise StashUnavailable(f"The Stash address {shown(base_url)} has an invalid port.") from exc
     payload = {"query": plugin_settings_query(plugin_id), "variables": {}}
     body = json.dumps(payload).encode("utf-8")
     request_headers = {
@@ -63,7 +64,7 @@ def fetch_plugin_settings_sync(
         raise StashUnavailable(auth_refused_message(status, api_key_used="ApiKey" in headers))
     try:
         answer = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StashUnavailable(
             f"Stash answered HTTP {status} with a body that is not JSON."
         ) from exc

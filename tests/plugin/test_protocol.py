@@ -75,3 +75,44 @@ def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:
     out = io.StringIO()
     assert run_from_stash(io.BytesIO(b"{\"args\": 3}"), out, io.StringIO()) != 0
     assert "args" in json.loads(out.getvalue())["error"]
+
+
+def hook_input(context: object, connection: object = None) -> bytes:
+    conn = connection if connection is not None else {"Port": 1, "Dir": "/nonexistent/stash"}
+    return json.dumps({"server_connection": conn, "args": {"hookContext": context}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "field"),
+    [
+        (b'{"args": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (hook_input({"id": 2**63, "type": "Scene.Update.Post"}), "hookContext.id"),
+        (hook_input({"id": "9" * 5000, "type": "Scene.Update.Post"}), "hookContext.id"),
+        (hook_input({"id": "\u00b2", "type": "Scene.Update.Post"}), "hookContext.id"),
+        (hook_input({"id": 0, "type": "Scene.Update.Post"}), "hookContext.id"),
+        (hook_input({"id": 3, "type": ["Scene.Update.Post"]}), "hookContext.type"),
+        (hook_input({"id": 3, "type": {"a": 1}}), "hookContext.type"),
+        (hook_input({"id": 3, "type": "Scene.Update.Post"}, {"Port": 1, "Dir": "/s\x00x"}), "Dir"),
+        (hook_input({"id": 3, "type": "Scene.Update.Post"}, {"Port": [1]}), "Port"),
+        (hook_input({"id": 3, "type": "Scene.Update.Post"}, {"Port": "9" * 5000}), "Port"),
+    ],
+)
+def test_bad_input_is_one_short_error_naming_the_field_and_no_traceback(
+    stdin: bytes, field: str
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_from_stash(io.BytesIO(stdin), out, err)
+    assert code == 1, err.getvalue()  # a clear answer, not "failed unexpectedly" (2)
+    answer = json.loads(out.getvalue())
+    assert list(answer) == ["error"] and field in answer["error"]
+    assert len(answer["error"]) < 600 and "Traceback" not in err.getvalue()
+
+
+def test_an_error_quotes_at_most_about_200_characters_of_what_it_got(tmp_path: object) -> None:
+    huge = "/x" * 500_000  # a 1 MB Dir: no folder can be made there
+    out, err = io.StringIO(), io.StringIO()
+    context = {"id": 3, "type": "Scene.Update.Post"}
+    code = run_from_stash(io.BytesIO(hook_input(context, {"Port": 1, "Dir": huge})), out, err)
+    assert code == 1
+    assert len(json.loads(out.getvalue())["error"]) < 1000
+    assert len(err.getvalue()) < 2000

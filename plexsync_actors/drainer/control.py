@@ -1,5 +1,8 @@
 """Start the detached background drainer and tell whether one runs. Standard library only.
 
+Whether one runs is its heartbeat file, refreshed every few seconds by the lock holder: reading
+it takes no lock, so status polls never make a starting drainer give up.
+
 The drainer gets Stash's connection (cookie included) through a pipe on its stdin, never argv,
 environment or a file. It runs in its own session with no inherited stdio, so Stash, which reads
 the hook's stdout/stderr until EOF, is not kept waiting.
@@ -7,34 +10,135 @@ the hook's stdout/stderr until EOF, is not kept waiting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from plexsync_actors.persistence.lock import ProcessLock
 
 LOCK_NAME = "drainer.lock"
-PID_NAME = "drainer.pid"
+HEARTBEAT_NAME = "drainer.heartbeat"
+HEARTBEAT_SECONDS = 2.0  # how often the lock holder says it is alive
+STALE_SECONDS = 10.0  # a heartbeat older than this belongs to a drainer that is gone
+LOCK_RETRY_SECONDS = 3.0  # a starting drainer waits this long for the lock to come free
+
+
+class DrainerInfo(NamedTuple):
+    running: bool
+    pid: int | None
+    since: float | None  # when it started (wall clock), None when not running
 
 
 def drainer_lock(data_dir: Path) -> ProcessLock:
     return ProcessLock(data_dir / LOCK_NAME)
 
 
-def drainer_running(data_dir: Path) -> tuple[bool, int | None]:
-    """(running, pid) of the process holding the drainer lock for this data dir."""
-    if not drainer_lock(data_dir).is_held_elsewhere():
-        return False, None
+def beat(data_dir: Path, *, since: float, now: float) -> None:
+    """The lock holder's heartbeat: who it is, since when, and that it is alive now.
+
+    Other processes read it to tell whether a drainer runs, instead of probing the lock (a probe
+    holds the lock for a moment, and a drainer starting at that moment would give up)."""
+    path = data_dir / HEARTBEAT_NAME
+    partial = path.with_name(f"{HEARTBEAT_NAME}.{os.getpid()}")
+    text = json.dumps({"pid": os.getpid(), "since": since, "at": now})
+    partial.write_text(text, encoding="ascii")
+    os.replace(partial, path)
+
+
+def start_beating(data_dir: Path) -> Callable[[], None]:
+    """Beat once now (just after taking the lock); returns the beat to repeat while draining."""
+    from plexsync_actors.clock import wall_now
+
+    since = wall_now()
+
+    def again() -> None:
+        with contextlib.suppress(OSError):  # a missed beat only makes others start a drainer
+            beat(data_dir, since=since, now=wall_now())
+
+    again()
+    return again
+
+
+def stop_beating(data_dir: Path) -> None:
+    """A drainer that exits cleanly says so at once (a killed one goes stale by itself)."""
     try:
-        return True, int((data_dir / PID_NAME).read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return True, None
+        heartbeat = json.loads((data_dir / HEARTBEAT_NAME).read_text(encoding="ascii"))
+        if heartbeat.get("pid") == os.getpid():
+            (data_dir / HEARTBEAT_NAME).unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
-def write_pid(data_dir: Path) -> None:
-    (data_dir / PID_NAME).write_text(str(os.getpid()), encoding="ascii")
+def drainer_running(data_dir: Path, *, now: float) -> DrainerInfo:
+    """Whether a drainer (or a foreground drain) works this data dir: a fresh heartbeat."""
+    try:
+        heartbeat = json.loads((data_dir / HEARTBEAT_NAME).read_text(encoding="ascii"))
+        pid, since, at = heartbeat["pid"], float(heartbeat["since"]), float(heartbeat["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DrainerInfo(running=False, pid=None, since=None)
+    if not (isinstance(pid, int) and 0 <= now - at < STALE_SECONDS and _alive(pid)):
+        return DrainerInfo(running=False, pid=None, since=None)
+    return DrainerInfo(running=True, pid=pid, since=since)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (a killed drainer leaves a heartbeat still fresh)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        return _alive_on_windows(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: existence only
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError:
+        return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process nobody reaped yet still answers signal 0 (Linux shows it as Z)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """OpenProcess + GetExitCodeProcess (os.kill would terminate it on Windows)."""
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return False
+        return bool(code.value == 259)  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def take_lock_briefly_waiting(lock: ProcessLock, data_dir: Path) -> bool:
+    """Take the drainer lock, waiting up to LOCK_RETRY_SECONDS while no other drainer beats
+    (the holder may be one just stopping); False when another drainer runs."""
+    from plexsync_actors.clock import monotonic, sleep, wall_now
+
+    deadline = monotonic() + LOCK_RETRY_SECONDS
+    while not lock.try_acquire():
+        if drainer_running(data_dir, now=wall_now()).running or monotonic() >= deadline:
+            return False
+        sleep(0.1)
+    return True
 
 
 def import_paths(plugin_dir: str) -> list[str]:
@@ -89,9 +193,9 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: Path) -> int:
     return proc.pid
 
 
-def ensure_drainer(server_connection: dict[str, Any], data_dir: Path) -> bool:
-    """Start a drainer unless one already holds the lock. Returns True when one was started."""
-    if drainer_lock(data_dir).is_held_elsewhere():
+def ensure_drainer(server_connection: dict[str, Any], data_dir: Path, *, now: float) -> bool:
+    """Start a drainer unless one runs (its heartbeat is fresh). True when one was started."""
+    if drainer_running(data_dir, now=now).running:
         return False
     spawn_drainer(server_connection, data_dir)
     return True

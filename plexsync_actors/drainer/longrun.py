@@ -14,7 +14,12 @@ import sys
 
 import trio
 
-from plexsync_actors.drainer.control import drainer_lock, write_pid
+from plexsync_actors.drainer.control import (
+    HEARTBEAT_SECONDS,
+    drainer_lock,
+    start_beating,
+    stop_beating,
+)
 from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.runtime.pipeline import run_pipeline
@@ -31,15 +36,18 @@ async def run_forever(settings: Settings, conn: StashConnection) -> None:
         log.info("Another drainer runs for this data dir; waiting for it to finish.")
         await trio.sleep(LOCK_RETRY_SECONDS)
     try:
-        write_pid(settings.data_dir)
+        beats = start_beating(settings.data_dir)
         with JobQueue(settings.data_dir) as queue:
             queue.clear_leases()
         log.info("Background sync running until stopped.")
         while True:
-            tally = await run_pipeline(settings, conn, mode="background")
+            tally = await run_pipeline(
+                settings, conn, mode="background", heartbeat=(beats, HEARTBEAT_SECONDS)
+            )
             log.info("Background sync paused: %s; resuming.", tally.stop_reason)
             await trio.sleep(LOCK_RETRY_SECONDS)
     finally:
+        stop_beating(settings.data_dir)
         lock.release()
 
 

@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from plexsync_actors.drainer.control import drainer_lock, write_pid
+from plexsync_actors.drainer.control import (
+    HEARTBEAT_SECONDS,
+    drainer_lock,
+    start_beating,
+    stop_beating,
+    take_lock_briefly_waiting,
+)
 from plexsync_actors.errors import RuntimeProblem
 from plexsync_actors.persistence.lock import ProcessLock
 
@@ -30,9 +36,10 @@ def main() -> int:
     if not isinstance(data_dir, str) or not data_dir:
         return 2
     lock = drainer_lock(Path(data_dir))
-    if not lock.try_acquire():
+    if not take_lock_briefly_waiting(lock, Path(data_dir)):
         return 0  # another drainer runs for this data dir
     try:
+        start_beating(Path(data_dir))  # before the heavy imports: others see us at once
         return _run(payload, lock)
     except BaseException as exc:
         # It has no stderr: plexsync.log (and the event log the next task relays) say why.
@@ -41,6 +48,7 @@ def main() -> int:
             return 2
         raise
     finally:
+        stop_beating(Path(data_dir))
         lock.release()
 
 
@@ -125,11 +133,13 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     log_to_file(data_dir, debug=settings.debug_logging)
     while True:
         try:
-            write_pid(data_dir)
+            beats = start_beating(data_dir)
             with JobQueue(data_dir) as queue:
                 queue.clear_leases()
             log.info("Drainer started; draining the queue.")
-            tally = await run_pipeline(settings, conn, mode="drainer")
+            tally = await run_pipeline(
+                settings, conn, mode="drainer", heartbeat=(beats, HEARTBEAT_SECONDS)
+            )
             log.info(
                 "Drainer stopping: %s (%d synced, %d failed).",
                 tally.stop_reason,
@@ -137,6 +147,7 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
                 tally.failed,
             )
         finally:
+            stop_beating(data_dir)
             lock.release()
         if tally.held_back or tally.stop_reason.startswith("reached"):
             return 1 if tally.held_back else 0

@@ -99,6 +99,6 @@ def _requeue(ctx: TaskContext, selected: Any, where: str) -> dict[str, Any]:
             already,
         )
     if recovered:
-        ensure_drainer(ctx.server_connection, ctx.settings.data_dir)
+        ensure_drainer(ctx.server_connection, ctx.settings.data_dir, now=wall_now())
     ctx.progress.report(1.0)
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from plexsync_actors.core.values import shown
 from plexsync_actors.errors import PlexSyncError, RuntimeProblem
 from plexsync_actors.plugin.protocol import (
     ERROR,
@@ -47,7 +48,8 @@ def run_from_stash(stdin: IO[bytes] | IO[str], stdout: IO[str], stderr: IO[str])
 
         for line in traceback.format_exc().splitlines():
             log_line(stderr, ERROR, line)
-        write_result(stdout, error=f"PlexSync failed unexpectedly ({type(exc).__name__}: {exc}).")
+        what = f"{type(exc).__name__}: {shown(str(exc))[1:-1]}"
+        write_result(stdout, error=f"PlexSync failed unexpectedly ({what}).")
         return 2
     finally:
         sys.stdout = saved_stdout

@@ -16,6 +16,7 @@ from plexsync_actors import PLUGIN_ID
 from plexsync_actors.core import values
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import DataDirError, InputError, StashUnavailable
+from plexsync_actors.persistence.database import DB_NAME
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plugin.protocol import WARNING, log_line
 from plexsync_actors.stash import server_connection
@@ -71,6 +72,54 @@ def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
     return default
 
 
+POINTER_NAME = "PlexSync.data_dir"  # in {Dir}/plugin_data: the data dir last in force
+
+
+def remember_data_dir(conn: dict[str, Any], data_dir: Path) -> None:
+    """Keep, beside the default data dir, where the settings last put the queue: a hook that
+    cannot read the settings (Stash restarting) must still queue there, not elsewhere."""
+    pointer = _pointer(conn)
+    if pointer is None:
+        return
+    text = str(data_dir.absolute())
+    try:
+        if pointer.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        partial = pointer.with_name(f"{POINTER_NAME}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(pointer)
+    except OSError:
+        pass  # only a later hook without settings is affected, and it says so
+
+
+def recalled_data_dir(conn: dict[str, Any]) -> Path | None:
+    """The data dir last in force, or the default one when it holds a queue; else None."""
+    pointer = _pointer(conn)
+    if pointer is not None:
+        try:
+            text = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text and "\x00" not in text:
+            return Path(text)
+    default = values.default_data_dir(server_connection.stash_dir(conn))
+    try:
+        if default is not None and (default / DB_NAME).is_file():
+            return default
+    except OSError:  # a name no file system takes: there is no queue there
+        pass
+    return None
+
+
+def _pointer(conn: dict[str, Any]) -> Path | None:
+    stash_dir = server_connection.stash_dir(conn)
+    return Path(stash_dir) / "plugin_data" / POINTER_NAME if stash_dir else None
+
+
 def run_hook(
     data: dict[str, Any], *, now: float, stderr: IO[str], start_drainer: bool = True
 ) -> Any:
@@ -82,19 +131,32 @@ def run_hook(
     try:
         raw = fetch_plugin_settings_sync(url, server_connection.auth_headers(conn), PLUGIN_ID)
     except StashUnavailable as exc:
+        data_dir = recalled_data_dir(conn)
+        if data_dir is None:
+            raise DataDirError(
+                f"Scene {scene_id} was not queued: PlexSync could not read its settings from "
+                f"Stash ({exc}), so it does not know its data_dir yet. Save the scene again "
+                "once Stash answers."
+            ) from exc
         log_line(
-            stderr, WARNING, f"Could not read PlexSync settings ({exc}); queued with defaults."
+            stderr,
+            WARNING,
+            f"Could not read PlexSync settings ({exc}); queued in the data folder last in "
+            f"force ({values.shown(str(data_dir))[1:-1]}).",
         )
-        raw = {}
-    if values.enabled(raw) is False:  # a malformed switch (None) must not lose saves
-        return "disabled"
-    data_dir = data_dir_from(raw, conn)
+    else:
+        if values.enabled(raw) is False:  # a malformed switch (None) must not lose saves
+            return "disabled"
+        data_dir = data_dir_from(raw, conn)
+        remember_data_dir(conn, data_dir)
     try:
         with JobQueue(data_dir) as queue:
             if hook_type in DROP_HOOKS:
-                dropped = queue.drop(scene_id)
-                return {"dropped": scene_id if dropped else None}
-            queue.enqueue(scene_id, reason=hook_type, now=now)
+                output: dict[str, Any] = {"dropped": scene_id if queue.drop(scene_id) else None}
+            else:
+                queue.enqueue(scene_id, reason=hook_type, now=now)
+                output = {"queued": scene_id}
+            ready = queue.has_ready(now=now)
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DataDirError(
@@ -102,6 +164,6 @@ def run_hook(
             f"({values.shown(reason)[1:-1]}): set data_dir to a folder PlexSync may write to, "
             "then save the scene again."
         ) from exc
-    if start_drainer:
-        ensure_drainer(conn, data_dir)
-    return {"queued": scene_id}
+    if start_drainer and ready:  # any run that finds ready work and no drainer starts one
+        ensure_drainer(conn, data_dir, now=now)
+    return output

@@ -13,10 +13,12 @@ from plexsync_actors.actors.announce import counted
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core.values import shown
 from plexsync_actors.drainer.control import (
+    HEARTBEAT_SECONDS,
     drainer_lock,
     drainer_running,
     ensure_drainer,
-    write_pid,
+    start_beating,
+    stop_beating,
 )
 from plexsync_actors.errors import InputError
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
@@ -44,7 +46,7 @@ async def process_queue(ctx: TaskContext) -> dict[str, Any]:
         return await _follow_drainer(ctx)
     scenes = _SceneTally()
     try:
-        write_pid(data_dir)
+        beats = start_beating(data_dir)
         with JobQueue(data_dir) as queue:
             queue.clear_leases()
             total = queue.pending_count()
@@ -59,14 +61,21 @@ async def process_queue(ctx: TaskContext) -> dict[str, Any]:
             done = len(scenes.synced | scenes.failed)
             ctx.progress.report(done / total if total else 1.0)
 
-        tally = await run_pipeline(ctx.settings, ctx.conn, mode="foreground", on_outcome=on_outcome)
+        tally = await run_pipeline(
+            ctx.settings,
+            ctx.conn,
+            mode="foreground",
+            on_outcome=on_outcome,
+            heartbeat=(beats, HEARTBEAT_SECONDS),
+        )
     finally:
+        stop_beating(data_dir)
         lock.release()
     with JobQueue(data_dir) as queue:
         remaining = queue.pending_count()
     if remaining:
         # Jobs waiting for a retry are continued by a background drainer.
-        ensure_drainer(ctx.server_connection, data_dir)
+        ensure_drainer(ctx.server_connection, data_dir, now=wall_now())
     ctx.progress.report(1.0)
     log.info(
         "Processed the queue: %d synced, %d failed, %d remaining (%s).",
@@ -89,7 +98,7 @@ async def _follow_drainer(ctx: TaskContext) -> dict[str, Any]:
             counts = queue.counts(now=wall_now())
             done = max(0, total - counts.pending)
             ctx.progress.report(done / total if total else 1.0)
-            running, _ = drainer_running(data_dir)
+            running = drainer_running(data_dir, now=wall_now()).running
             # Stop like the foreground drain does: nothing left ready to send, or circuit open.
             circuit = circuit_state(ctx.settings)
             if counts.pending == counts.waiting_retry or not running or circuit == "open":
@@ -115,7 +124,7 @@ async def _queue_scenes(ctx: TaskContext, since: dt.datetime | None, label: str)
     with JobQueue(ctx.settings.data_dir) as queue:
         queue.enqueue_many(ids, reason=label, now=wall_now())
     if ids:
-        ensure_drainer(ctx.server_connection, ctx.settings.data_dir)
+        ensure_drainer(ctx.server_connection, ctx.settings.data_dir, now=wall_now())
     ctx.progress.report(1.0)
     with JobQueue(ctx.settings.data_dir) as queue:
         waiting = queue.pending_count()

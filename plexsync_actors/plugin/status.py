@@ -50,7 +50,7 @@ def status(settings: Settings) -> dict[str, Any]:
     ramp = ramp_policy(settings)
     with JobQueue(settings.data_dir) as queue:
         counts = queue.counts(now=now)
-    running, pid = drainer_running(settings.data_dir)
+    drainer = drainer_running(settings.data_dir, now=now)
     bucket = core_bucket.Bucket(ramp_start=schedule.ramp_start)
     ramp_active = core_bucket.ramp_active(bucket, now, ramp)
     is_closed = isinstance(breaker, core_breaker.Closed)
@@ -81,7 +81,11 @@ def status(settings: Settings) -> dict[str, Any]:
             "current_rate": round(core_bucket.rate_at(bucket, now, ramp), 3),
             "probes_this_outage": schedule.probes_sent if not is_closed else 0,
         },
-        "drainer": {"running": running, "pid": pid},
+        "drainer": {
+            "running": drainer.running,
+            "pid": drainer.pid,
+            "since": iso_utc(drainer.since),
+        },
         "settings": in_force(settings),
         "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],
         "recent_events": [

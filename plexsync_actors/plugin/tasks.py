@@ -9,8 +9,12 @@ from typing import Any
 
 import trio
 
+from plexsync_actors.clock import wall_now
 from plexsync_actors.core.values import shown
+from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
+from plexsync_actors.persistence.database import DB_NAME
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.plugin import dlq_tasks, queue_tasks, status
 from plexsync_actors.plugin.check_setup import check_setup, run_checks
 from plexsync_actors.plugin.context import Handler, TaskContext
@@ -68,4 +72,20 @@ async def _run_task(
         args=args,
         progress=Progress(stderr_stream()),
     )
-    return await handler(ctx)
+    output = await handler(ctx)
+    if handler not in (queue_tasks.background_sync, queue_tasks.process_queue):  # they drain
+        _start_a_drainer_for_ready_work(ctx)
+    return output
+
+
+def _start_a_drainer_for_ready_work(ctx: TaskContext) -> None:
+    """Any run that finds work ready and no drainer starts one: a drainer killed or crashed is
+    then replaced by the next task, not only by the next save. Creates no queue."""
+    data_dir = ctx.settings.data_dir
+    if not (data_dir / DB_NAME).is_file():
+        return
+    now = wall_now()
+    with JobQueue(data_dir) as queue:
+        ready = queue.has_ready(now=now)
+    if ready:
+        ensure_drainer(ctx.server_connection, data_dir, now=now)

@@ -51,6 +51,7 @@ from plexsync_actors.sync.syncer import SceneSyncer
 
 log = logging.getLogger(__name__)
 OnOutcome = Callable[[JobOutcome, "RunTally"], None]
+Heartbeat = tuple[Callable[[], None], float]  # what to call, and every how many seconds
 
 
 @attrs.define
@@ -113,12 +114,22 @@ class Pipeline:
             on_outcome,
         )
 
-    async def run(self, tally: RunTally, on_outcome: OnOutcome | None = None) -> None:
-        """Run every actor until the drain stops, then let the others finish their inboxes."""
+    async def run(
+        self,
+        tally: RunTally,
+        on_outcome: OnOutcome | None = None,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        """Run every actor until the drain stops, then let the others finish their inboxes.
+
+        `heartbeat` (a call and its interval) is repeated meanwhile: how other processes see
+        that this data dir has its drainer."""
         async with trio.open_nursery() as nursery:
             self.start_listeners(nursery, tally, on_outcome)
             async with trio.open_nursery() as probing:
                 probing.start_soon(self.health.run)
+                if heartbeat is not None:
+                    probing.start_soon(_beat, heartbeat)
                 tally.stop_reason = await self.drain.run()
                 probing.cancel_scope.cancel()
             # Closing the last senders lets the breaker and recorder finish their inboxes and exit.
@@ -224,6 +235,7 @@ async def run_pipeline(
     on_outcome: OnOutcome | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     now: Callable[[], float] = wall_now,
+    heartbeat: Heartbeat | None = None,
 ) -> RunTally:
     """Run the actors of this release until the mode's stop condition."""
     tally = RunTally()
@@ -250,10 +262,17 @@ async def run_pipeline(
                 syncer=syncer,
                 now=now,
             )
-            await pipeline.run(tally, on_outcome)
+            await pipeline.run(tally, on_outcome, heartbeat)
     finally:
         queue.close()
     return tally
+
+
+async def _beat(heartbeat: Heartbeat) -> None:
+    beat, every = heartbeat
+    while True:
+        beat()
+        await trio.sleep(every)
 
 
 async def _dispatch_outcomes(

@@ -175,10 +175,12 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
 
 
 def drainer_pid(data_dir: Path) -> int | None:
+    """The pid in the drainer's heartbeat file (stale or not: it may be hung), or None."""
     try:
-        return int((data_dir / "drainer.pid").read_text().strip())
-    except (OSError, ValueError):
+        pid = json.loads((data_dir / "drainer.heartbeat").read_text())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return pid if isinstance(pid, int) else None
 
 
 def process_alive(pid: int) -> bool:

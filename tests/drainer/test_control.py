@@ -103,3 +103,67 @@ def test_the_spawned_drainer_finds_the_bundle_through_its_pythonpath(
     started = spawn(tmp_path)
     paths = started.kwargs["env"]["PYTHONPATH"].split(os.pathsep)
     assert paths[0] == "/bundle/vendor" and paths[-1] == "/elsewhere"
+
+
+def test_whether_a_drainer_runs_is_its_fresh_heartbeat_and_never_takes_the_lock(
+    tmp_path: Path,
+) -> None:
+    assert control.drainer_running(tmp_path, now=1000.0) == (False, None, None)
+    control.beat(tmp_path, since=990.0, now=1000.0)
+    assert control.drainer_running(tmp_path, now=1005.0) == (True, os.getpid(), 990.0)
+    assert not control.drainer_running(tmp_path, now=1000.0 + control.STALE_SECONDS).running
+    assert not (tmp_path / control.LOCK_NAME).exists()  # nobody probed the lock
+    held = control.drainer_lock(tmp_path)
+    assert held.try_acquire()  # a lock holder that does not beat is no drainer
+    assert not control.drainer_running(tmp_path, now=1000.0 + control.STALE_SECONDS).running
+    held.release()
+
+
+def test_a_killed_drainers_heartbeat_does_not_count_even_while_fresh(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / control.HEARTBEAT_NAME).write_text(
+        json.dumps({"pid": gone.pid, "since": 1.0, "at": 2.0}), encoding="ascii"
+    )
+    assert not control.drainer_running(tmp_path, now=3.0).running
+
+
+def test_a_clean_exit_removes_only_its_own_heartbeat(tmp_path: Path) -> None:
+    control.beat(tmp_path, since=1.0, now=2.0)
+    control.stop_beating(tmp_path)
+    assert not (tmp_path / control.HEARTBEAT_NAME).exists()
+    (tmp_path / control.HEARTBEAT_NAME).write_text('{"pid": 1, "since": 1, "at": 2}')
+    control.stop_beating(tmp_path)  # another process's: left alone
+    assert (tmp_path / control.HEARTBEAT_NAME).exists()
+
+
+def test_a_starting_drainer_waits_briefly_for_a_lock_held_a_moment(tmp_path: Path) -> None:
+    import threading
+
+    other = control.drainer_lock(tmp_path)
+    assert other.try_acquire()
+    threading.Timer(0.4, other.release).start()
+    starting = control.drainer_lock(tmp_path)
+    assert control.take_lock_briefly_waiting(starting, tmp_path)
+    starting.release()
+
+
+def test_a_starting_drainer_gives_up_at_once_when_another_one_beats(tmp_path: Path) -> None:
+    import time
+
+    other = control.drainer_lock(tmp_path)
+    assert other.try_acquire()
+    control.beat(tmp_path, since=time.time(), now=time.time())
+    started = time.monotonic()
+    assert not control.take_lock_briefly_waiting(control.drainer_lock(tmp_path), tmp_path)
+    assert time.monotonic() - started < 1.0
+    other.release()
+
+
+def test_ensure_drainer_starts_none_while_one_beats(
+    tmp_path: Path, popen: type[FakePopen]
+) -> None:
+    control.beat(tmp_path, since=1.0, now=2.0)
+    assert control.ensure_drainer({"Port": 9999}, tmp_path, now=3.0) is False
+    assert FakePopen.started == []
+    assert control.ensure_drainer({"Port": 9999}, tmp_path, now=30.0) is True

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import PLEX_TOKEN
 
+from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.harness import (
@@ -118,7 +119,7 @@ def test_drainer_killed_five_times_loses_nothing(
         assert wait_for(lambda: drainer_pid(data_dir) is not None, 20)
         time.sleep(rng.uniform(0.2, 0.8))
         kill_drainer(data_dir)
-        (data_dir / "drainer.pid").unlink(missing_ok=True)
+        (data_dir / "drainer.heartbeat").unlink(missing_ok=True)
         # The next save in Stash starts a fresh drainer.
         assert plugin.hook(rng.choice(list(mapping))).returncode == 0
     assert wait_for(lambda: all_in_sync(plex, fake_stash, mapping), 120)
@@ -271,3 +272,17 @@ def test_hook_with_an_unwritable_data_dir_answers_a_clear_error(
     run = plugin.hook(1)
     assert run.returncode != 0
     assert "data_dir" in run.answer["error"] and "Traceback" not in run.stdout
+
+
+def test_any_task_that_finds_ready_work_and_no_drainer_starts_one(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+) -> None:
+    plex, _ = fake_plex
+    mapping = library(plex, fake_stash, 2)
+    with JobQueue(data_dir) as queue:  # queued by a hook whose drainer was killed since
+        queue.enqueue_many(list(mapping), reason="hook", now=time.time())
+    assert plugin.task("queue_status").output["drainer"]["running"] is False
+    assert wait_for(lambda: all_in_sync(plex, fake_stash, mapping), 30)  # no save, no hook

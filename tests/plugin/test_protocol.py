@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,10 @@ def test_error_answer_is_one_json_object_and_nonzero() -> None:
     assert err.getvalue().startswith("\x01e\x02")
 
 
-def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: object) -> None:
+def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: Path) -> None:
+    # Stash is not reachable here: the hook queues where the settings last put the queue.
+    (tmp_path / "plugin_data").mkdir()
+    (tmp_path / "plugin_data" / "PlexSync.data_dir").write_text(str(tmp_path / "data"))
     code = (
         "import io, sys\n"
         "from plexsync_actors.plugin.entry import run_from_stash\n"

@@ -68,11 +68,14 @@ def test_an_unfit_python_still_queues_a_save_and_every_task_says_the_same_senten
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "version_info", (3, 9, 18, "final", 0))
-    connection = {"Port": 1, "Dir": str(tmp_path)}  # no Stash there: settings take defaults
+    connection = {"Port": 1, "Dir": str(tmp_path)}  # no Stash there: the last data dir is used
+    (tmp_path / "plugin_data").mkdir()
+    data_dir = tmp_path / "plugin_data" / "PlexSync"
+    (tmp_path / "plugin_data" / "PlexSync.data_dir").write_text(str(data_dir))
     hook = {"hookContext": {"id": 5, "type": "Scene.Update.Post"}}
     code, answer, _ = run({"server_connection": connection, "args": hook})
     assert code != 0 and "3.10 or newer" in answer["error"] and "was queued" in answer["error"]
-    with JobQueue(tmp_path / "plugin_data" / "PlexSync") as queue:
+    with JobQueue(data_dir) as queue:
         assert queue.pending_scene_ids() == {5}
     code, task, err = run({"server_connection": connection, "args": {"mode": "queue_status"}})
     assert code != 0 and answer["error"].startswith(task["error"]) and "Traceback" not in err

@@ -54,6 +54,7 @@ class HealthActor:
         reports: trio.MemorySendChannel[HealthReport],
         recorder: trio.MemorySendChannel[RecorderMessage],
         rng: random.Random | None = None,
+        on_probe: Callable[[], None] | None = None,
     ) -> None:
         self._breaker = breaker
         self._prober = prober
@@ -65,6 +66,7 @@ class HealthActor:
         self._reports = reports
         self._recorder = recorder
         self._rng = rng or random.Random()
+        self._on_probe = on_probe  # told of every probe (the drainer re-reads its settings)
 
     def _save(self, schedule: schedule_core.ProbeSchedule) -> None:
         if schedule != self.schedule:
@@ -119,6 +121,8 @@ class HealthActor:
             await self._breaker.watch.wait_changed()
             return  # the state changed while we waited: look again
         await self._recorder.send(ProbeSent(at=self._now()))
+        if self._on_probe is not None:
+            self._on_probe()
         try:
             latency = await self._prober.probe()
         except PlexError as exc:

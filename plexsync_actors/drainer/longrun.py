@@ -11,7 +11,9 @@ import argparse
 import logging
 import os
 import sys
+from functools import partial
 
+import attrs
 import trio
 
 from plexsync_actors.drainer.control import (
@@ -22,7 +24,9 @@ from plexsync_actors.drainer.control import (
 )
 from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.runtime.config import load_settings, read_settings
 from plexsync_actors.runtime.pipeline import run_pipeline
+from plexsync_actors.runtime.settings_watch import EVERY_SECONDS, SWITCHED_OFF, SettingsWatch
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.connection import StashConnection
 
@@ -41,14 +45,41 @@ async def run_forever(settings: Settings, conn: StashConnection) -> None:
             queue.clear_leases()
         log.info("Background sync running until stopped.")
         while True:
+            watch = SettingsWatch(
+                current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
+            )
             tally = await run_pipeline(
-                settings, conn, mode="background", heartbeat=(beats, HEARTBEAT_SECONDS)
+                settings,
+                conn,
+                mode="background",
+                heartbeat=(beats, HEARTBEAT_SECONDS),
+                watch=watch,
             )
             log.info("Background sync paused: %s; resuming.", tally.stop_reason)
+            if watch.changed is not None:
+                settings = watch.changed
+                continue
+            if tally.stop_reason == SWITCHED_OFF:
+                settings = await _until_switched_on(settings, conn)
+                continue
             await trio.sleep(LOCK_RETRY_SECONDS)
     finally:
         stop_beating(settings.data_dir)
         lock.release()
+
+
+async def _until_switched_on(settings: Settings, conn: StashConnection) -> Settings:
+    """Switched off: idle, looking again every minute, as a service should."""
+    while True:
+        await trio.sleep(EVERY_SECONDS)
+        try:
+            found = await load_settings(conn)
+        except PlexSyncError as exc:
+            log.debug("Could not re-read the settings (%s).", exc)
+            continue
+        if found is not None:
+            log.info("PlexSync was switched on again; background sync resumes.")
+            return attrs.evolve(found, data_dir=settings.data_dir)
 
 
 def main(argv: list[str]) -> int:
@@ -56,7 +87,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stash-url", default="http://127.0.0.1:9999", help="Stash base URL")
     options = parser.parse_args(argv)
     from plexsync_actors.drainer.logs import log_to_terminal
-    from plexsync_actors.runtime.config import load_settings
 
     log_to_terminal(sys.stderr)
     conn = StashConnection(

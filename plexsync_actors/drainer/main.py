@@ -94,6 +94,7 @@ def _record_crash(data_dir: Path, exc: BaseException) -> None:
 
 async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     import logging
+    from functools import partial
 
     import attrs
 
@@ -102,8 +103,10 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     from plexsync_actors.errors import PlexSyncError, StashUnavailable
     from plexsync_actors.persistence.jobs import JobQueue
     from plexsync_actors.runtime.clients import stash_http_client
+    from plexsync_actors.runtime.config import read_settings
     from plexsync_actors.runtime.pipeline import run_pipeline
-    from plexsync_actors.settings import parse_settings
+    from plexsync_actors.runtime.settings_watch import SWITCHED_OFF, SettingsWatch
+    from plexsync_actors.settings import enabled_in, parse_settings
     from plexsync_actors.stash.answers import require_supported_stash
     from plexsync_actors.stash.client import StashClient
     from plexsync_actors.stash.connection import connection_from
@@ -119,6 +122,9 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
             require_supported_stash(config.stash_version)
             api_key = await stash.fetch_api_key()
         conn = attrs.evolve(conn, api_key=api_key)
+        if not enabled_in(config.settings):
+            log.info("PlexSync is switched off in its settings; the drainer stops.")
+            return 0
         # The hook queued into this data dir: drain exactly that one.
         parsed = parse_settings(config.settings, stash_dir=conn.stash_dir)
         settings = attrs.evolve(parsed, data_dir=data_dir)
@@ -130,15 +136,18 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         log.error("Queued scenes wait until this is fixed: %s", exc)
         lock.release()
         return 1
-    log_to_file(data_dir, debug=settings.debug_logging)
     while True:
+        log_to_file(data_dir, debug=settings.debug_logging)
+        watch = SettingsWatch(
+            current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
+        )
         try:
             beats = start_beating(data_dir)
             with JobQueue(data_dir) as queue:
                 queue.clear_leases()
             log.info("Drainer started; draining the queue.")
             tally = await run_pipeline(
-                settings, conn, mode="drainer", heartbeat=(beats, HEARTBEAT_SECONDS)
+                settings, conn, mode="drainer", heartbeat=(beats, HEARTBEAT_SECONDS), watch=watch
             )
             log.info(
                 "Drainer stopping: %s (%d synced, %d failed).",
@@ -149,6 +158,13 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         finally:
             stop_beating(data_dir)
             lock.release()
+        if tally.stop_reason == SWITCHED_OFF:
+            return 0
+        if watch.changed is not None:  # a fixed token or address: go on with it at once
+            settings = watch.changed
+            if not lock.try_acquire():
+                return 0
+            continue
         if tally.held_back or tally.stop_reason.startswith("reached"):
             return 1 if tally.held_back else 0
         with JobQueue(data_dir) as queue:

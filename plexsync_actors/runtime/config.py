@@ -21,3 +21,9 @@ async def load_settings(conn: StashConnection) -> Settings | None:
     if not enabled_in(raw):
         return None
     return parse_settings(raw, stash_dir=conn.stash_dir)
+
+
+async def read_settings(conn: StashConnection) -> dict[str, object]:
+    """The settings map as Stash holds it now (what a long-lived drainer re-reads)."""
+    async with stash_http_client() as http:
+        return await StashClient(http, conn).plugin_settings(PLUGIN_ID)

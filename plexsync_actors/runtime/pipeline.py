@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 import httpx
@@ -43,6 +43,7 @@ from plexsync_actors.runtime.policies import (
     probe_policy,
     ramp_policy,
 )
+from plexsync_actors.runtime.settings_watch import SettingsWatch
 from plexsync_actors.runtime.state import OutageStores, load_outage_state
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.client import StashClient
@@ -119,17 +120,21 @@ class Pipeline:
         tally: RunTally,
         on_outcome: OnOutcome | None = None,
         heartbeat: Heartbeat | None = None,
+        until: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         """Run every actor until the drain stops, then let the others finish their inboxes.
 
         `heartbeat` (a call and its interval) is repeated meanwhile: how other processes see
-        that this data dir has its drainer."""
+        that this data dir has its drainer. When `until` returns first (the settings changed),
+        the drain stops there (a job in flight goes back to the queue) with its reason."""
         async with trio.open_nursery() as nursery:
             self.start_listeners(nursery, tally, on_outcome)
             async with trio.open_nursery() as probing:
                 probing.start_soon(self.health.run)
                 if heartbeat is not None:
                     probing.start_soon(_beat, heartbeat)
+                if until is not None:
+                    probing.start_soon(_stop_when, until, probing.cancel_scope, tally)
                 tally.stop_reason = await self.drain.run()
                 probing.cancel_scope.cancel()
             # Closing the last senders lets the breaker and recorder finish their inboxes and exit.
@@ -158,6 +163,7 @@ def wire(
     syncer: Syncer,
     now: Callable[[], float] = wall_now,
     rng: random.Random | None = None,
+    on_probe: Callable[[], None] | None = None,
 ) -> Pipeline:
     """Build the actors of one run over the persisted state in `stores`."""
     probes = probe_policy(settings)
@@ -196,6 +202,7 @@ def wire(
         reports=breaker_send.clone(),
         recorder=recorder_send.clone(),
         rng=rng,
+        on_probe=on_probe,
     )
     gate = BreakerGate(
         breaker=breaker,
@@ -236,8 +243,10 @@ async def run_pipeline(
     transport: httpx.AsyncBaseTransport | None = None,
     now: Callable[[], float] = wall_now,
     heartbeat: Heartbeat | None = None,
+    watch: SettingsWatch | None = None,
 ) -> RunTally:
-    """Run the actors of this release until the mode's stop condition."""
+    """Run the actors of this release until the mode's stop condition (or, with `watch`, until
+    the settings change: `watch.changed` then holds the new ones)."""
     tally = RunTally()
     queue = JobQueue(settings.data_dir)
     announce = Announcer(EventLog(settings.data_dir), now)
@@ -261,11 +270,19 @@ async def run_pipeline(
                 prober=PlexProber(plex),
                 syncer=syncer,
                 now=now,
+                on_probe=None if watch is None else watch.poke,
             )
-            await pipeline.run(tally, on_outcome, heartbeat)
+            await pipeline.run(tally, on_outcome, heartbeat, None if watch is None else watch.run)
     finally:
         queue.close()
     return tally
+
+
+async def _stop_when(
+    until: Callable[[], Awaitable[str]], scope: trio.CancelScope, tally: RunTally
+) -> None:
+    tally.stop_reason = await until()
+    scope.cancel()
 
 
 async def _beat(heartbeat: Heartbeat) -> None:

@@ -99,9 +99,11 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     import attrs
 
     from plexsync_actors import PLUGIN_ID
+    from plexsync_actors.clock import wall_now
     from plexsync_actors.drainer.logs import log_to_file
     from plexsync_actors.errors import PlexSyncError, StashUnavailable
     from plexsync_actors.persistence.jobs import JobQueue
+    from plexsync_actors.persistence.repair import open_sound
     from plexsync_actors.runtime.clients import stash_http_client
     from plexsync_actors.runtime.config import read_settings
     from plexsync_actors.runtime.pipeline import run_pipeline
@@ -143,8 +145,11 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         )
         try:
             beats = start_beating(data_dir)
-            with JobQueue(data_dir) as queue:
+            queue, notice = open_sound(data_dir, thorough=True, now=wall_now())
+            with queue:
                 queue.clear_leases()
+            if notice is not None:  # the next task relays it to the Stash log, and repeats it
+                log.warning("%s", notice.sentence())
             log.info("Drainer started; draining the queue.")
             tally = await run_pipeline(
                 settings, conn, mode="drainer", heartbeat=(beats, HEARTBEAT_SECONDS), watch=watch

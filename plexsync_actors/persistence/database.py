@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 DB_NAME = "queue.sqlite3"
+# Written once the schema exists: a queue file found empty after that was damaged, not new.
+CREATED_NAME = "queue.created"
 SCHEMA_VERSION = 2
 HISTORY_LIMIT = 50
 
@@ -90,17 +92,54 @@ class Failure(NamedTuple):
     charged: bool
 
 
+class QueueDamaged(Exception):
+    """The queue file cannot be read as a queue (`persistence.repair` moves it aside)."""
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """A damaged file (not a lock held elsewhere, nor a folder PlexSync may not write to)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 class Database:
-    """One connection to the queue database; open one per process (or per thread)."""
+    """One connection to the queue database; open one per process (or per thread).
+
+    QueueDamaged when the file is not a sound queue (an empty file where one existed counts)."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_NAME
+        known = (data_dir / CREATED_NAME).exists()
+        if known and _empty(self.path):
+            raise QueueDamaged("the queue file is empty")
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._ensure_schema()
+        try:
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._ensure_schema()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if is_damage(exc):
+                raise QueueDamaged(str(exc)) from exc
+            raise
+        if not known:
+            (data_dir / CREATED_NAME).touch()
+
+    def check(self) -> str | None:
+        """SQLite's quick_check: None when the file is sound, else what is wrong."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                return str(exc)
+            raise
+        found = [str(row[0]) for row in rows]
+        return None if found == ["ok"] else "; ".join(found)[:300]
 
     def _ensure_schema(self) -> None:
         row = None
@@ -135,6 +174,22 @@ class Database:
     def close(self) -> None:
         self._db.close()
 
+    # -- salvage (persistence.repair) ---------------------------------------------------------
+    def columns(self, table: str) -> list[str]:
+        return [str(row[1]) for row in self._db.execute(f"PRAGMA table_info({table})")]
+
+    def insert_salvaged(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> int:
+        """Rows read back from a damaged queue; those that clash with one here are skipped."""
+        if not rows:
+            return 0
+        listed, marks = ", ".join(columns), ", ".join("?" for _ in columns)
+        with self._write() as db:
+            cur = db.executemany(
+                f"INSERT OR IGNORE INTO {table} ({listed}) VALUES ({marks})",  # noqa: S608
+                rows,
+            )
+        return max(0, cur.rowcount)
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -165,3 +220,10 @@ class Database:
             }
         )
         return json.dumps(history[-HISTORY_LIMIT:])
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return False

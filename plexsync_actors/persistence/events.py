@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from plexsync_actors.persistence.state_files import atomic_write_bytes, read_file_bytes
+from plexsync_actors.persistence.files import atomic_write_bytes, read_file_bytes
 
 __all__ = ["CURSOR_FILE", "EVENTS_FILE", "LEVELS", "MAX_MESSAGE_CHARS", "Event", "EventLog"]
 

@@ -8,11 +8,8 @@ never a mix. Reading never raises for bad content: a corrupt file is moved aside
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Set
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -21,26 +18,13 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn
 
-from plexsync_actors.clock import sleep as _real_sleep
 from plexsync_actors.clock import wall_now
+from plexsync_actors.persistence.files import atomic_write_bytes, read_file_bytes, replace_file
 
-__all__ = [
-    "Migration",
-    "StateFile",
-    "atomic_write_bytes",
-    "make_converter",
-    "read_file_bytes",
-    "replace_file",
-]
+__all__ = ["Migration", "StateFile", "make_converter"]
 
 T = TypeVar("T")
-R = TypeVar("R")
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-
-# Windows refuses to replace or open a file while another process briefly holds it without
-# delete sharing (a reader, an antivirus scan); such sharing violations clear within moments.
-_IS_WINDOWS = os.name == "nt"
-_SHARING_RETRY_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 
 # What a bad payload (or a migration or union hook fed one) raises while being structured.
 _BAD_DATA_ERRORS = (
@@ -217,75 +201,3 @@ def _describe(exc: BaseException) -> str:
 
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
-
-
-# -- file primitives shared by persistence modules ------------------------------------------------
-
-
-def _retry_sharing(op: Callable[[], R], *, windows: bool, sleep: Callable[[float], None]) -> R:
-    for delay in (*_SHARING_RETRY_DELAYS, None):
-        try:
-            return op()
-        except PermissionError:
-            if not windows or delay is None:
-                raise
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def replace_file(
-    src: Path,
-    dst: Path,
-    *,
-    windows: bool = _IS_WINDOWS,
-    sleep: Callable[[float], None] = _real_sleep,
-) -> None:
-    """`os.replace`, retried briefly on Windows sharing violations (under a second in all)."""
-    _retry_sharing(lambda: os.replace(src, dst), windows=windows, sleep=sleep)
-
-
-def read_file_bytes(
-    path: Path,
-    *,
-    windows: bool = _IS_WINDOWS,
-    sleep: Callable[[float], None] = _real_sleep,
-) -> bytes:
-    """The file's bytes (FileNotFoundError when missing), retried like `replace_file`."""
-    return _retry_sharing(path.read_bytes, windows=windows, sleep=sleep)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers and crashes see the old or the new file, never a mix.
-
-    Temp file in the same folder, write, fsync, rename over the target, fsync the folder. The temp
-    file is removed on any failure.
-    """
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        replace_file(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable. Windows cannot open a folder this way; NTFS journals renames."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        # Some file systems refuse fsync on a folder; the rename itself already happened.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,8 +16,8 @@ from plexsync_actors import PLUGIN_ID
 from plexsync_actors.core import values
 from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import DataDirError, InputError, StashUnavailable
-from plexsync_actors.persistence.database import DB_NAME
-from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.database import DB_NAME, is_damage
+from plexsync_actors.persistence.repair import open_sound, repair
 from plexsync_actors.plugin.protocol import WARNING, log_line
 from plexsync_actors.stash import server_connection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
@@ -120,6 +120,30 @@ def _pointer(conn: dict[str, Any]) -> Path | None:
     return Path(stash_dir) / "plugin_data" / POINTER_NAME if stash_dir else None
 
 
+def _queue_it(
+    data_dir: Path, scene_id: int, hook_type: str, now: float, stderr: IO[str]
+) -> tuple[dict[str, Any], bool]:
+    """Queue (or drop) the scene; a damaged queue is repaired first and the save still kept.
+    Returns the output and whether ready work waits."""
+    for attempt in (1, 2):
+        try:
+            queue, notice = open_sound(data_dir, thorough=False, now=now)
+            if notice is not None:
+                log_line(stderr, WARNING, notice.sentence())
+            with queue:
+                if hook_type in DROP_HOOKS:
+                    output = {"dropped": scene_id if queue.drop(scene_id) else None}
+                else:
+                    queue.enqueue(scene_id, reason=hook_type, now=now)
+                    output = {"queued": scene_id}
+                return output, queue.has_ready(now=now)
+        except sqlite3.DatabaseError as exc:
+            if attempt == 2 or not is_damage(exc):
+                raise
+            log_line(stderr, WARNING, repair(data_dir, str(exc), now=now).sentence())
+    raise AssertionError("unreachable")
+
+
 def run_hook(
     data: dict[str, Any], *, now: float, stderr: IO[str], start_drainer: bool = True
 ) -> Any:
@@ -150,13 +174,7 @@ def run_hook(
         data_dir = data_dir_from(raw, conn)
         remember_data_dir(conn, data_dir)
     try:
-        with JobQueue(data_dir) as queue:
-            if hook_type in DROP_HOOKS:
-                output: dict[str, Any] = {"dropped": scene_id if queue.drop(scene_id) else None}
-            else:
-                queue.enqueue(scene_id, reason=hook_type, now=now)
-                output = {"queued": scene_id}
-            ready = queue.has_ready(now=now)
+        output, ready = _queue_it(data_dir, scene_id, hook_type, now, stderr)
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DataDirError(

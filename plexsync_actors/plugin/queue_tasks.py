@@ -23,6 +23,7 @@ from plexsync_actors.drainer.control import (
 from plexsync_actors.errors import InputError
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.repair import clear_notice
 from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.plugin.status import circuit_state
 from plexsync_actors.runtime.clients import stash_http_client
@@ -123,6 +124,7 @@ async def _queue_scenes(ctx: TaskContext, since: dt.datetime | None, label: str)
                 log.info("Found %d of %d scenes so far.", len(ids), total)
     with JobQueue(ctx.settings.data_dir) as queue:
         queue.enqueue_many(ids, reason=label, now=wall_now())
+    clear_notice(ctx.settings.data_dir)  # what a damaged queue lost is queued again
     if ids:
         ensure_drainer(ctx.server_connection, ctx.settings.data_dir, now=wall_now())
     ctx.progress.report(1.0)
@@ -151,6 +153,7 @@ async def sync_recent(ctx: TaskContext) -> dict[str, Any]:
 async def clear_queue(ctx: TaskContext) -> dict[str, Any]:
     with JobQueue(ctx.settings.data_dir) as queue:
         removed = queue.clear_queue()
+    clear_notice(ctx.settings.data_dir)  # the user chose what the queue holds
     log.info("Removed %d queued scenes.", removed)
     return {"removed": removed}
 

@@ -5,6 +5,8 @@ Each mode returns the `output` value of its one JSON answer; the table `TASKS` n
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -15,6 +17,7 @@ from plexsync_actors.drainer.control import ensure_drainer
 from plexsync_actors.errors import InputError
 from plexsync_actors.persistence.database import DB_NAME
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.repair import open_sound, pending_notice
 from plexsync_actors.plugin import dlq_tasks, queue_tasks, status
 from plexsync_actors.plugin.check_setup import check_setup, run_checks
 from plexsync_actors.plugin.context import Handler, TaskContext
@@ -22,6 +25,8 @@ from plexsync_actors.plugin.logsetup import configure_logging
 from plexsync_actors.plugin.protocol import Progress, stderr_stream
 from plexsync_actors.runtime.config import load_settings
 from plexsync_actors.stash.connection import StashConnection, connection_from
+
+log = logging.getLogger(__name__)
 
 TASKS: dict[str, Handler] = {
     "queue_status": status.queue_status,
@@ -65,6 +70,7 @@ async def _run_task(
     if settings.debug_logging:
         configure_logging(stderr_stream(), debug=True)
     status.relay_events(settings)
+    _check_the_queue(settings.data_dir)
     ctx = TaskContext(
         settings=settings,
         conn=conn,
@@ -75,7 +81,21 @@ async def _run_task(
     output = await handler(ctx)
     if handler not in (queue_tasks.background_sync, queue_tasks.process_queue):  # they drain
         _start_a_drainer_for_ready_work(ctx)
+    notice = pending_notice(settings.data_dir, now=wall_now())
+    if notice is not None:  # said by every task until the user queued again what was lost
+        log.warning("%s", notice.sentence())
+        if isinstance(output, dict):
+            output = {**output, "notice": notice.sentence()}
     return output
+
+
+def _check_the_queue(data_dir: Path) -> None:
+    """SQLite's quick_check as every task starts; a damaged queue is moved aside and rebuilt
+    from what can be read (the notice then follows every task's output)."""
+    if not (data_dir / DB_NAME).exists():
+        return
+    queue, _ = open_sound(data_dir, thorough=True, now=wall_now())
+    queue.close()
 
 
 def _start_a_drainer_for_ready_work(ctx: TaskContext) -> None:

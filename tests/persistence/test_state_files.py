@@ -15,13 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plexsync_actors.persistence.state_files import (
-    StateFile,
-    atomic_write_bytes,
-    make_converter,
-    read_file_bytes,
-    replace_file,
-)
+from plexsync_actors.persistence.files import atomic_write_bytes, read_file_bytes, replace_file
+from plexsync_actors.persistence.state_files import StateFile, make_converter
 
 # 2024-05-01T12:34:56.789012Z
 FIXED_NOW = dt.datetime(2024, 5, 1, 12, 34, 56, 789012, tzinfo=dt.timezone.utc).timestamp()

@@ -54,7 +54,17 @@ class OutageRecorderActor:
             self._store.save(log)
 
     def _held_back(self, log: core.OutageLog) -> core.OutageLog:
-        return core.scenes_affected(log, self._queue.pending_scene_ids())
+        """Every scene waiting now is held back by the current outage."""
+        current = log.current
+        if current is None:
+            return log
+        return core.scenes_affected(log, self._queue.mark_waiting_affected(current.id))
+
+    def _failed(self, log: core.OutageLog, scene_ids: set[int]) -> core.OutageLog:
+        current = log.current
+        if current is None or not scene_ids:
+            return log
+        return core.scenes_affected(log, self._queue.mark_affected(current.id, scene_ids))
 
     async def run(self, inbox: trio.MemoryReceiveChannel[RecorderMessage]) -> None:
         with inbox:
@@ -71,14 +81,15 @@ class OutageRecorderActor:
                     first_error=message.first_error,
                 )
                 failed = {s for s, at in self._recent if at >= message.first_failure_at}
-                self._save(self._held_back(core.scenes_affected(log, failed)))
+                self._save(self._held_back(self._failed(log, failed)))
+                self._queue.forget_outages_but(r.id for r in self.log.records)
             case ProbeSent():
                 self._save(self._held_back(core.probe_sent(self.log)))
             case SceneFailed():
                 if self.log.current is None:
                     self._recent.append((message.scene_id, message.at))
                 else:
-                    self._save(core.scenes_affected(self.log, {message.scene_id}))
+                    self._save(self._failed(self.log, {message.scene_id}))
             case OutageEnded():
                 current = self.log.current
                 log = self._held_back(self.log)

@@ -1,8 +1,8 @@
 """The outage history: one record per outage, from the circuit opening to its closing. Pure.
 
 Failed half-open trials inside an outage do not split it. `jobs_affected` counts distinct scenes
-whose sync was held back or failed in the outage window `[first_failure_at, ended_at]`. The last
-30 records are kept, newest first.
+whose sync was held back or failed in the outage window `[first_failure_at, ended_at]` (the shell
+counts them in the queue database). The last 30 records are kept, newest first.
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ class OutageRecord:
     ended_at: float | None = None
     first_error: str = ""
     probes: int = 0
-    affected_scenes: frozenset[int] = frozenset()
+    # Distinct scenes held back or failed in the window. The ids themselves live in the queue
+    # database (one row per outage and scene): 30 outages of 50k scenes would make this file
+    # 25 MB, rewritten on the trio thread at every change.
+    jobs_affected: int = 0
 
     @property
     def ongoing(self) -> bool:
         return self.ended_at is None
-
-    @property
-    def jobs_affected(self) -> int:
-        return len(self.affected_scenes)
 
     def duration(self, now: float) -> float:
         end = self.ended_at if self.ended_at is not None else now
@@ -73,12 +72,12 @@ def probe_sent(log: OutageLog) -> OutageLog:
     return _replace_current(log, attrs.evolve(current, probes=current.probes + 1))
 
 
-def scenes_affected(log: OutageLog, scene_ids: frozenset[int] | set[int]) -> OutageLog:
+def scenes_affected(log: OutageLog, count: int) -> OutageLog:
+    """The current outage has `count` distinct scenes affected so far (it never shrinks)."""
     current = log.current
-    if current is None or scene_ids <= current.affected_scenes:
+    if current is None or count <= current.jobs_affected:
         return log
-    merged = current.affected_scenes | frozenset(scene_ids)
-    return _replace_current(log, attrs.evolve(current, affected_scenes=merged))
+    return _replace_current(log, attrs.evolve(current, jobs_affected=count))
 
 
 def closed(log: OutageLog, *, ended_at: float) -> OutageLog:

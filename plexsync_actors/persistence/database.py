@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 DB_NAME = "queue.sqlite3"
 # Written once the schema exists: a queue file found empty after that was damaged, not new.
 CREATED_NAME = "queue.created"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HISTORY_LIMIT = 50
 
 _SCHEMA = """
@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS dlq (
     history TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS dlq_scene ON dlq (scene_id);
+CREATE TABLE IF NOT EXISTS outage_scenes (
+    outage INTEGER NOT NULL,
+    scene_id INTEGER NOT NULL,
+    PRIMARY KEY (outage, scene_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scene_state (
     scene_id INTEGER NOT NULL,
     rating_key TEXT NOT NULL,
@@ -169,6 +174,13 @@ class Database:
                     "ALTER TABLE jobs ADD COLUMN poster_retries INTEGER NOT NULL DEFAULT 0"
                 )
                 found = "2"
+            if found == "2":  # 2 -> 3: the scenes each outage affected
+                db.execute(
+                    """CREATE TABLE IF NOT EXISTS outage_scenes (outage INTEGER NOT NULL,
+                           scene_id INTEGER NOT NULL, PRIMARY KEY (outage, scene_id))
+                       WITHOUT ROWID"""
+                )
+                found = "3"
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
 
     def close(self) -> None:

@@ -13,10 +13,12 @@ from typing import NamedTuple
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 from plexsync_actors.persistence.database import Failure, Job
 from plexsync_actors.persistence.dead_letters import DeadLetters
+from plexsync_actors.persistence.outage_scenes import OutageScenes
 from plexsync_actors.persistence.scene_state import SceneStates
 
 _OUTAGE_TYPES = tuple(sorted(OUTAGE_ERROR_TYPES))
 
+ENQUEUE_CHUNK = 500
 # The reason of a poster-only retry (Stash had served its placeholder instead of a cover).
 POSTER_RETRY = "poster"
 
@@ -40,8 +42,9 @@ class QueueCounts(NamedTuple):
     dlq_by_error_type: dict[str, int]
 
 
-class JobQueue(DeadLetters, SceneStates):
-    """The queue database of one data dir: jobs here, dead letters and per-scene state mixed in."""
+class JobQueue(DeadLetters, SceneStates, OutageScenes):
+    """The queue database of one data dir: jobs here; dead letters, per-scene state and the
+    scenes each outage affected mixed in."""
 
     def __enter__(self) -> JobQueue:
         return self
@@ -59,11 +62,13 @@ class JobQueue(DeadLetters, SceneStates):
             )
 
     def enqueue_many(self, scene_ids: list[int], *, reason: str, now: float) -> int:
-        with self._write() as db:
-            db.executemany(
-                _UPSERT_JOB,
-                [(sid, reason, now, now, now) for sid in scene_ids],
-            )
+        """Queue many scenes, ENQUEUE_CHUNK to a transaction: a Sync All of 50,000 scenes must
+        not hold the write lock so long that the drainer's actors wait on it (their timers
+        would freeze)."""
+        for start in range(0, len(scene_ids), ENQUEUE_CHUNK):
+            chunk = scene_ids[start : start + ENQUEUE_CHUNK]
+            with self._write() as db:
+                db.executemany(_UPSERT_JOB, [(sid, reason, now, now, now) for sid in chunk])
         return len(scene_ids)
 
     def drop(self, scene_id: int) -> bool:

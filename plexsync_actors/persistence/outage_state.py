@@ -18,6 +18,16 @@ BREAKER_FILE = "breaker.json"
 RECOVERY_FILE = "recovery.json"
 OUTAGES_FILE = "outages.json"
 SCHEMA = 1
+OUTAGES_SCHEMA = 2  # 2: a count of the scenes affected, not their ids
+
+
+def _outages_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    records = []
+    for record in data.get("records", []):
+        record = dict(record)
+        record["jobs_affected"] = len(record.pop("affected_scenes", []) or [])
+        records.append(record)
+    return {**data, "records": records}
 
 _STATES: dict[str, type[Closed] | type[Open] | type[HalfOpen]] = {
     "closed": Closed,
@@ -72,7 +82,8 @@ class OutageFiles:
         self.outages: StateFile[OutageLog] = StateFile(
             data_dir / OUTAGES_FILE,
             OutageLog,
-            schema=SCHEMA,
+            schema=OUTAGES_SCHEMA,
             converter=converter,
+            migrations={1: _outages_1_to_2},
             on_warning=on_warning,
         )

@@ -232,7 +232,8 @@ async def test_breaker_opens_exactly_at_the_threshold_and_persists_it(
     assert isinstance(stored, Open) and stored.opened_at == EPOCH + 2
     [record] = rig.outages()
     assert (record.first_failure_at, record.started_at) == (EPOCH + 1, EPOCH + 2)
-    assert record.first_error == error_type and record.affected_scenes == {1, 2, 3}
+    assert record.first_error == error_type and record.jobs_affected == 3
+    assert rig.queue.affected_scene_ids(record.id) == {1, 2, 3}
     assert rig.said("Circuit OPEN after 3 consecutive failures")
 
 
@@ -408,7 +409,8 @@ async def test_one_hour_outage_and_recovery_through_the_real_drain(
     assert rig.queue.pending_count() == 0 and rig.queue.dead_letters() == []
     [record] = rig.outages()
     assert record.ended_at is not None and 3600 <= record.ended_at - EPOCH <= 3600 + 72
-    assert record.affected_scenes == frozenset(scenes) and record.first_error == "PlexServerDown"
+    assert rig.queue.affected_scene_ids(record.id) == set(scenes)
+    assert record.jobs_affected == len(scenes) and record.first_error == "PlexServerDown"
     assert record.probes == len(rig.plex.probes) and rig.plex.reads == []
     assert rig.said("Circuit HALF_OPEN") and rig.said("Circuit CLOSED: Plex recovered after 1h")
 

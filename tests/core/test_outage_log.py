@@ -45,18 +45,18 @@ def test_probes_are_counted_on_the_current_outage_only() -> None:
     assert probe_sent(ended) is ended
 
 
-def test_affected_scenes_are_counted_once_each() -> None:
-    log = scenes_affected(one_open(), {1, 2})
-    log = scenes_affected(log, frozenset({2, 3}))
-    assert log.records[0].affected_scenes == frozenset({1, 2, 3})
+def test_the_count_of_affected_scenes_only_grows() -> None:
+    """The shell counts distinct scenes in the queue database; the record keeps the count."""
+    log = scenes_affected(one_open(), 2)
+    log = scenes_affected(log, 3)
     assert log.records[0].jobs_affected == 3
-    assert scenes_affected(log, {1, 3}) is log
+    assert scenes_affected(log, 3) is log and scenes_affected(log, 1) is log
 
 
 def test_scenes_outside_an_outage_are_not_counted() -> None:
     log = closed(one_open(), ended_at=200.0)
-    assert scenes_affected(log, {7}) is log
-    assert scenes_affected(OutageLog(), {7}) == OutageLog()
+    assert scenes_affected(log, 7) is log
+    assert scenes_affected(OutageLog(), 7) == OutageLog()
 
 
 def test_closing_ends_the_current_outage() -> None:
@@ -116,7 +116,7 @@ def test_log_never_exceeds_thirty_and_ids_increase(ops: list[tuple[str, frozense
             case "close":
                 log = closed(log, ended_at=now)
             case _:
-                log = scenes_affected(log, scenes)
+                log = scenes_affected(log, len(scenes))
         assert len(log.records) <= KEEP
         ids = [r.id for r in log.records]
         assert all(a > b for a, b in itertools.pairwise(ids))  # newest first, ids increase
@@ -129,4 +129,4 @@ def test_log_never_exceeds_thirty_and_ids_increase(ops: list[tuple[str, frozense
             # Whatever happens to an outage, it keeps its id and when it began.
             same = next(r for r in log.records if r.id == before.current.id)
             assert same.started_at == before.current.started_at
-            assert same.affected_scenes >= before.current.affected_scenes
+            assert same.jobs_affected >= before.current.jobs_affected

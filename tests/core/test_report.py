@@ -100,7 +100,7 @@ def test_record_json_has_the_contract_fields() -> None:
         ended_at=1012.34567,
         first_error="PlexServerDown",
         probes=4,
-        affected_scenes=frozenset({3, 5, 9}),
+        jobs_affected=3,
     )
     data = record_json(record, now=5000.0, iso=lambda t: None if t is None else f"T{t:g}")
     assert data == {

@@ -164,3 +164,31 @@ def test_a_queue_written_by_schema_1_is_migrated_keeping_its_jobs(tmp_path: Path
         assert queue.pending_count() == 1
         schema = queue._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         assert schema == (str(database.SCHEMA_VERSION),)
+
+
+def test_outage_scenes_count_once_each_and_old_outages_are_forgotten(queue: JobQueue) -> None:
+    queue.enqueue_many([1, 2, 3], reason="hook", now=1.0)
+    assert queue.mark_affected(7, [1, 9]) == 2
+    assert queue.mark_waiting_affected(7) == 4  # 1, 2, 3 waiting, and 9 that failed
+    assert queue.mark_affected(7, [2, 9]) == 4
+    assert queue.mark_affected(8, [1]) == 1
+    queue.forget_outages_but([8])
+    assert queue.affected_scene_ids(7) == set() and queue.affected_scene_ids(8) == {1}
+
+
+def test_many_scenes_are_queued_in_short_transactions(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plexsync_actors.persistence import jobs
+
+    commits: list[int] = []
+    real = queue._write
+
+    def counting_write():  # type: ignore[no-untyped-def]
+        commits.append(1)
+        return real()
+
+    monkeypatch.setattr(queue, "_write", counting_write)
+    assert queue.enqueue_many(list(range(1, 1201)), reason="all", now=1.0) == 1200
+    assert len(commits) == -(-1200 // jobs.ENQUEUE_CHUNK) == 3
+    assert queue.pending_count() == 1200

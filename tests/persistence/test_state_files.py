@@ -522,3 +522,25 @@ def test_read_retries_sharing_violations_on_windows(
     sleeps: list[float] = []
     assert read_file_bytes(path, windows=True, sleep=sleeps.append) == b"{}"
     assert len(sleeps) == 1
+
+
+def test_an_outage_history_of_schema_1_keeps_its_counts_not_its_scene_ids(
+    tmp_path: Path,
+) -> None:
+    from plexsync_actors.persistence.outage_state import OutageFiles
+
+    old = {
+        "schema": 1,
+        "data": {
+            "records": [
+                {"id": 2, "first_failure_at": 5.0, "started_at": 6.0, "ended_at": 9.0,
+                 "first_error": "PlexServerDown", "probes": 3, "affected_scenes": [4, 5, 6]},
+            ],
+            "next_id": 3,
+        },
+    }  # fmt: skip
+    (tmp_path / "outages.json").write_text(json.dumps(old))
+    warnings: list[str] = []
+    log = OutageFiles(tmp_path, warnings.append).outages.load()
+    assert warnings == [] and log is not None
+    assert log.records[0].jobs_affected == 3 and log.next_id == 3

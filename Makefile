@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test dist lint typecheck pytest bench clean
+.PHONY: demo test soak dist lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# The chaos and fuzz tests, several times longer than in `make test`.
+soak: $(STAMP)
+	PLEXSYNC_SOAK=1 PLEXSYNC_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -q tests/chaos
 
 # The release: dist/PlexSync.zip (plugin + bundled dependencies) and dist/index.yaml.
 dist: $(STAMP)

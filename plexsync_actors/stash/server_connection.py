@@ -6,12 +6,15 @@ paths turn it into a `models.StashConnection`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from plexsync_actors.core.values import shown
 from plexsync_actors.errors import InputError
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - recognising Stash's bind address
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
 
 
 def base_url(server_connection: Any) -> str:
@@ -24,13 +27,17 @@ def base_url(server_connection: Any) -> str:
     host = str(server_connection.get("Host") or "").strip()
     if host in _ANY_ADDRESS:
         host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not (_NAME.fullmatch(bare) or (bare.count(":") >= 2 and _IPV6.fullmatch(bare))):
+        raise InputError(f"server_connection.Host is {shown(host)}, not a host name or address.")
+    host = f"[{bare}]" if ":" in bare else bare
     port = server_connection.get("Port")
     try:
         port_number = int(port) if port is not None else (443 if scheme == "https" else 9999)
     except (TypeError, ValueError):
         raise InputError(f"server_connection.Port is {shown(port)}, not a port number.") from None
+    if isinstance(port, bool) or not 0 < port_number < 65536:
+        raise InputError(f"server_connection.Port is {shown(port)}, not a port number.")
     return f"{scheme}://{host}:{port_number}"
 
 

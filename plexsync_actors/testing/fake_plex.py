@@ -61,6 +61,8 @@ class FakePlex:
         self.machine_id = machine_id
         self.version = version
         self.requests: list[RecordedRequest] = []
+        # (time.monotonic(), method, path, status) of every request that got an answer
+        self.answers: list[tuple[float, str, str, int]] = []
         self.lock = threading.Lock()
         self._changed = threading.Condition(self.lock)
         self._sections: dict[int, Section] = {}
@@ -235,7 +237,9 @@ class FakePlex:
         if outcome != "answer":
             return outcome, None
         with self.lock:
-            return outcome, self._respond(method, urllib.parse.unquote(path), query, headers, body)
+            answer = self._respond(method, urllib.parse.unquote(path), query, headers, body)
+            self.answers.append((time.monotonic(), method, path, answer.status))
+            return outcome, answer
 
     def add_down_listener(self, listener: Callable[[bool], None]) -> None:
         """Call `listener(down)` on every `set_down` (how a loopback server learns of it)."""

@@ -24,6 +24,7 @@ from plexsync_actors.core.breaker import Closed, HalfOpen, Open
 from plexsync_actors.core.outages import OutageRecord
 from plexsync_actors.errors import PlexError, PlexServerDown, PlexTemporaryError
 from plexsync_actors.messages.jobs import JobFailed, JobOutcome, JobSucceeded, SyncResult
+from plexsync_actors.persistence.database import Failure
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.runtime.pipeline import RunTally, wire
@@ -65,6 +66,7 @@ class FakePlex:
         self.state: Callable[[], str] = lambda: "?"
         self.answer_503: set[int] = set()  # scenes Plex answers with 503 (while it is up)
         self.deleted: set[int] = set()  # scenes deleted in Stash: nothing is asked of Plex
+        self.latency = 0.0  # how long Plex takes to answer a job
 
     async def _answer(self, calls: list[float], error: PlexError | None = None) -> None:
         await trio.lowlevel.checkpoint()
@@ -85,6 +87,7 @@ class FakePlex:
             await trio.lowlevel.checkpoint()
             return SyncResult(detail="deleted in Stash")
         await self._answer([])
+        await trio.sleep(self.latency)
         self.plex_answers += 1
         if scene_id in self.answer_503:
             raise PlexTemporaryError("Plex answered 503", status=503)
@@ -521,3 +524,76 @@ async def test_a_trial_that_never_reached_plex_does_not_close_the_circuit(
     assert rig.plex.syncs[:2] == ["half_open", "half_open"]
     [record] = rig.outages()
     assert record.ended_at is not None
+
+
+# -- the mechanisms the outage promises rest on, each pinned by a test ------------------------
+
+
+async def test_attempts_charged_in_the_failures_that_open_the_circuit_are_given_back(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    with JobQueue(tmp_path) as queue:
+        rig = Rig(tmp_path, queue, FakePlex(), [])
+        rig.plex.up = True
+        rig.plex.answer_503.update({1, 2, 3})  # Plex overloaded: 503 for each
+        queue.enqueue_many([1, 2, 3], reason="hook", now=wall())
+        with trio.fail_after(600):
+            async with rig.running(), trio.open_nursery() as drain:
+                drain.start_soon(rig.drain.run)
+                while not isinstance(rig.breaker.state, Open):
+                    await rig.breaker.watch.wait_changed()
+                await wait_all_tasks_blocked()
+                drain.cancel_scope.cancel()
+        rows = queue._db.execute("SELECT attempts, history FROM jobs ORDER BY scene_id")
+        for attempts, history in rows.fetchall():
+            assert attempts == 0  # a 503 burst that opened the circuit used up nothing
+            assert '"charged": false' in history and '"charged": true' not in history
+        assert rig.said("attempts given back to 3 jobs")
+
+
+async def test_no_job_is_sent_after_the_failure_that_opens_the_circuit(
+    tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    """The gate waits until the breaker has seen each outcome before admitting the next job.
+    A slow Plex leaves the token bucket full, so nothing else makes the drain wait; run it many
+    times, since without that wait the extra job slips through only sometimes."""
+    for round_ in range(25):
+        data_dir = tmp_path / f"round-{round_}"
+        with JobQueue(data_dir) as queue:
+            rig = Rig(data_dir, queue, FakePlex(), [])
+            rig.plex.up = True
+            rig.plex.latency = 1.0
+            rig.plex.answer_503.update(range(1, 11))
+            queue.enqueue_many(list(range(1, 11)), reason="hook", now=wall())
+            with trio.fail_after(600):
+                async with rig.running(), trio.open_nursery() as drain:
+                    drain.start_soon(rig.drain.run)
+                    while not isinstance(rig.breaker.state, Open):
+                        await rig.breaker.watch.wait_changed()
+                    await trio.sleep(1)  # the circuit is open: nothing more may be sent
+                    drain.cancel_scope.cancel()
+        assert rig.plex.syncs == ["closed"] * THRESHOLD, (round_, rig.plex.syncs)
+
+
+async def test_jobs_that_waited_out_the_outage_are_ready_the_moment_plex_answers(
+    rig: Rig, autojump_clock: MockClock
+) -> None:
+    """At HALF_OPEN the jobs held back by the outage become ready at once: the trial is one of
+    them, and the rest drain right after the circuit closes, not at their long backoff."""
+    now = wall()
+    rig.queue.enqueue_many([1, 2, 3], reason="hook", now=now)
+    for scene in (1, 2, 3):
+        job = rig.queue.lease_next(owner="t", now=now, lease_seconds=60)
+        assert job is not None and job.scene_id == scene
+        down = Failure("PlexServerDown", "refused", None, now, False)
+        rig.queue.retry(job, down, retry_at=now + 3600)  # backed off for an hour
+    with trio.fail_after(600):
+        async with rig.running(), trio.open_nursery() as drain:
+            await rig.open_circuit(first_scene=10)
+            drain.start_soon(rig.drain.run)
+            closed = await rig.until_closed()
+            while rig.queue.pending_count():
+                await trio.sleep(0.5)
+            assert trio.current_time() - closed < 30
+            drain.cancel_scope.cancel()
+    assert rig.plex.reads == [] and rig.plex.syncs.count("half_open") == 1  # a job was the trial

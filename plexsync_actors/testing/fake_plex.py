@@ -11,17 +11,16 @@ the loopback server's threads are answering.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import httpx
 
 from plexsync_actors.testing import fake_plex_library as library
+from plexsync_actors.testing import fake_plex_routes as routes
 from plexsync_actors.testing import fake_plex_wire as wire
 from plexsync_actors.testing.fake_plex_library import FakeItem, RecordedRequest, Section
 from plexsync_actors.testing.fake_plex_server import FakePlexServer
@@ -30,18 +29,8 @@ from plexsync_actors.testing.fake_plex_wire import Answer
 __all__ = ["FakeItem", "FakePlex", "FakePlexServer", "RecordedRequest"]
 
 FIRST_RATING_KEY = 1000
-_AGENTS = {"movie": "tv.plex.agents.movie", "show": "tv.plex.agents.series"}
 
 
-@dataclass(frozen=True)
-class _Call:
-    ids: tuple[int, ...]
-    params: list[tuple[str, str]]
-    as_json: bool
-    body: bytes
-
-
-_Route = dict[str, Callable[["FakePlex", _Call], Answer]]
 _Outcome = Literal["answer", "timeout", "dropped"]
 
 
@@ -291,14 +280,14 @@ class FakePlex:
             wire.first(params, "X-Plex-Token"),
         ):
             return wire.error(401)
-        for pattern, route in _ROUTES:
+        for pattern, route in routes.ROUTES:
             if match := pattern.fullmatch(path):
                 if method not in route:
                     return wire.error(405, {"Allow": ", ".join(sorted(route))})
                 ids = tuple(int(group) for group in match.groups())
                 if fault := self._item_fault(path, ids, params):
                     return wire.error(fault)
-                call = _Call(ids, params, wire.wants_json(headers), body)
+                call = routes.Call(ids, params, wire.wants_json(headers), body)
                 return route[method](self, call)
         return wire.error(404)
 
@@ -311,130 +300,3 @@ class FakePlex:
         if edited and edited.isdigit():
             return self._item_faults.get(int(edited))
         return None
-
-    # -- endpoints (called with the lock held) ---------------------------------------------
-
-    def _identity(self, call: _Call) -> Answer:
-        payload = {
-            "size": 0,
-            "claimed": True,
-            "machineIdentifier": self.machine_id,
-            "version": self.version,
-        }
-        return wire.container(payload, call.as_json)
-
-    def _root(self, call: _Call) -> Answer:
-        payload = {
-            "size": 0,
-            "friendlyName": "Fake Plex",
-            "machineIdentifier": self.machine_id,
-            "version": self.version,
-            "myPlexSigninState": "ok",
-        }
-        return wire.container(payload, call.as_json)
-
-    def _list_sections(self, call: _Call) -> Answer:
-        directories = [
-            {
-                "key": str(section.id),
-                "title": section.title,
-                "type": section.kind,
-                "agent": _AGENTS.get(section.kind, "tv.plex.agents.none"),
-                "Location": [{"id": lid, "path": path} for lid, path in section.locations],
-            }
-            for section in self._sections.values()
-        ]
-        payload = {"size": len(directories), "Directory": directories}
-        return wire.container(library.compact(payload), call.as_json)
-
-    def _list_items(self, call: _Call) -> Answer:
-        section = self._sections.get(call.ids[0])
-        if section is None:
-            return wire.error(404)
-        items = [item for item in self._items.values() if item.section_id == section.id]
-        kind = wire.first(call.params, "type")
-        if kind is not None and kind != "1":
-            items = []  # every fake item is a movie (type 1)
-        wanted_file = wire.first(call.params, "file")
-        if wanted_file is not None:
-            # PMS is reported to decode this value twice, so a `%` in a name can break it.
-            wanted = urllib.parse.unquote(wanted_file)
-            items = [item for item in items if library.file_matches(item, wanted)]
-        title = wire.first(call.params, "title")
-        if title is not None:
-            items = [item for item in items if title.lower() in item.title.lower()]
-        listed = [library.metadata(item, full=False) for item in items]
-        payload = {
-            "size": len(listed),
-            "librarySectionID": section.id,
-            "librarySectionTitle": section.title,
-            "Metadata": listed,
-        }
-        return wire.container(library.compact(payload), call.as_json)
-
-    def _edit_in_section(self, call: _Call) -> Answer:
-        if call.ids[0] not in self._sections:
-            return wire.error(404)
-        ids = wire.first(call.params, "id")
-        if not ids:
-            return wire.error(400)
-        try:
-            keys = [int(key) for key in ids.split(",")]
-        except ValueError:
-            return wire.error(400)
-        items = [self._items.get(key) for key in keys]
-        found = [item for item in items if item is not None and item.section_id == call.ids[0]]
-        if len(found) != len(keys):
-            return wire.error(404)
-        return _edit(found, call.params, self.tag_mode)
-
-    def _get_item(self, call: _Call) -> Answer:
-        item = self._items.get(call.ids[0])
-        if item is None:
-            return wire.error(404)
-        payload = {"size": 1, "Metadata": [library.metadata(item, full=True)]}
-        return wire.container(payload, call.as_json)
-
-    def _edit_item(self, call: _Call) -> Answer:
-        item = self._items.get(call.ids[0])
-        if item is None:
-            return wire.error(404)
-        return _edit([item], call.params, self.tag_mode)
-
-    def _upload_poster(self, call: _Call) -> Answer:
-        item = self._items.get(call.ids[0])
-        if item is None:
-            return wire.error(404)
-        if not call.body:
-            return wire.error(400)  # `?url=` uploads are not simulated
-        item.posters.append(call.body)
-        item.touch()
-        return Answer(200)
-
-
-def _edit(
-    items: list[FakeItem], params: list[tuple[str, str]], tag_mode: library.TagMode
-) -> Answer:
-    try:
-        plan = wire.parse_edit(params)
-    except wire.BadEdit:
-        return wire.error(400)
-    for item in items:
-        library.apply_edit(item, plan, tag_mode)
-    return Answer(200)
-
-
-_ROUTES: list[tuple[re.Pattern[str], _Route]] = [
-    (re.compile(r"/identity"), {"GET": FakePlex._identity}),
-    (re.compile(r"/"), {"GET": FakePlex._root}),
-    (re.compile(r"/library/sections"), {"GET": FakePlex._list_sections}),
-    (
-        re.compile(r"/library/sections/(\d+)/all"),
-        {"GET": FakePlex._list_items, "PUT": FakePlex._edit_in_section},
-    ),
-    (
-        re.compile(r"/library/metadata/(\d+)"),
-        {"GET": FakePlex._get_item, "PUT": FakePlex._edit_item},
-    ),
-    (re.compile(r"/library/metadata/(\d+)/posters"), {"POST": FakePlex._upload_poster}),
-]

@@ -92,6 +92,16 @@ class DeadLetters(Database):
                 )
         return True
 
+    def newest_dead_letters(self, n: int) -> list[DeadLetter]:
+        """The `n` entries that failed last, newest first."""
+        rows = self._db.execute(
+            """SELECT id, scene_id, error_type, message, http_status, attempts,
+                      first_failure_at, last_failure_at FROM dlq
+               ORDER BY last_failure_at DESC, id DESC LIMIT ?""",
+            (n,),
+        ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
     def dead_letters(self) -> list[DeadLetter]:
         rows = self._db.execute(
             """SELECT id, scene_id, error_type, message, http_status, attempts,

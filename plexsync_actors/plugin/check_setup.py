@@ -17,7 +17,9 @@ from typing import Any
 
 import trio
 
+from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.errors import PlexSyncError
+from plexsync_actors.persistence.last_runs import record_run
 from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.plugin.protocol import write_result
 from plexsync_actors.plugin.setup_checks import Disabled, Failed, Setup, Skipped
@@ -79,11 +81,18 @@ async def run_checks(conn: StashConnection) -> dict[str, Any] | str:
                 log.warning("PlexSync is disabled: switch on its enabled setting first.")
                 return "disabled"
     failed = [c["name"] for c in checks if c["status"] == "fail"]
+    result = {"ok": not failed, "checks": checks}
+    settings = getattr(setup, "settings", None)
+    if settings is not None and settings.data_dir.is_dir():  # it creates no data dir itself
+        finished = iso_utc(wall_now()) or ""
+        record_run(
+            settings.data_dir, "check_setup", finished_at=finished, result=result, error=None
+        )
     if failed:
         log.error("Check Setup failed (%s): apply each fix, then run it again.", ", ".join(failed))
     else:
         log.info("Check Setup passed: Stash and Plex work together.")
-    return {"ok": not failed, "checks": checks}
+    return result
 
 
 def main(argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from plexsync_actors.clock import wall_now
@@ -80,6 +81,7 @@ def _requeue(ctx: TaskContext, selected: Any, where: str) -> dict[str, Any]:
         "already_queued": already,
         "skipped": len(entries) - len(matched),
         "dry_run": dry_run,
+        "by_error_type": dict(sorted(Counter(e.error_type for e in matched).items())),
     }
     kinds = ", ".join(sorted(types)) or "none"
     if dry_run:

@@ -15,6 +15,7 @@ from plexsync_actors.core.values import shown
 from plexsync_actors.errors import PlexSyncError, RuntimeProblem
 from plexsync_actors.plugin.protocol import (
     ERROR,
+    lenient_bool,
     log_line,
     parse_input,
     read_utf8,
@@ -77,6 +78,6 @@ def _dispatch(raw: str, stderr: IO[str]) -> Any:
     from plexsync_actors.plugin.logsetup import configure_logging
     from plexsync_actors.plugin.tasks import run_task
 
-    configure_logging(stderr)
+    configure_logging(stderr, quiet=lenient_bool(args.get("quiet"), default=False))
 
     return run_task(data)

@@ -19,11 +19,12 @@ class StashLogHandler(logging.Handler):
         log_line(self._stream, record.levelno, record.getMessage())
 
 
-def configure_logging(stream: IO[str], *, debug: bool = False) -> None:
+def configure_logging(stream: IO[str], *, debug: bool = False, quiet: bool = False) -> None:
+    """`quiet` (a task run with `quiet: "true"`, as the PlexSync page polls): warnings only."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.addHandler(StashLogHandler(stream))
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(logging.WARNING if quiet else logging.DEBUG if debug else logging.INFO)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

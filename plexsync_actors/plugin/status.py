@@ -17,6 +17,7 @@ from plexsync_actors.drainer.control import drainer_running
 from plexsync_actors.errors import PlexError
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.last_runs import last_runs
 from plexsync_actors.persistence.outage_state import OutageFiles
 from plexsync_actors.plugin.context import TaskContext
 from plexsync_actors.runtime.clients import plex_client, plex_http_client, stored_client_id
@@ -50,6 +51,7 @@ def status(settings: Settings) -> dict[str, Any]:
     ramp = ramp_policy(settings)
     with JobQueue(settings.data_dir) as queue:
         counts = queue.counts(now=now)
+        newest = queue.newest_dead_letters(5)
     drainer = drainer_running(settings.data_dir, now=now)
     bucket = core_bucket.Bucket(ramp_start=schedule.ramp_start)
     ramp_active = core_bucket.ramp_active(bucket, now, ramp)
@@ -72,7 +74,19 @@ def status(settings: Settings) -> dict[str, Any]:
             "in_flight": counts.in_flight,
             "waiting_retry": counts.waiting_retry,
         },
-        "dlq": {"total": counts.dlq_total, "by_error_type": counts.dlq_by_error_type},
+        "dlq": {
+            "total": counts.dlq_total,
+            "by_error_type": counts.dlq_by_error_type,
+            "newest": [
+                {
+                    "scene_id": entry.scene_id,
+                    "error_type": entry.error_type,
+                    "message": entry.message[:300],
+                    "last_failure_at": iso_utc(entry.last_failure_at),
+                }
+                for entry in newest
+            ],
+        },
         "recovery": {
             "last_probe_at": iso_utc(schedule.last_probe_at),
             "last_recovery_at": iso_utc(schedule.last_recovery_at),
@@ -87,6 +101,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "since": iso_utc(drainer.since),
         },
         "settings": in_force(settings),
+        "last_runs": last_runs(settings.data_dir),
         "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],
         "recent_events": [
             {"at": iso_utc(e.at), "level": e.level, "message": e.message}

@@ -11,18 +11,19 @@ from typing import Any
 
 import trio
 
-from plexsync_actors.clock import wall_now
+from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.core.values import shown
 from plexsync_actors.drainer.control import ensure_drainer
-from plexsync_actors.errors import InputError
+from plexsync_actors.errors import InputError, PlexSyncError
 from plexsync_actors.persistence.database import DB_NAME
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.last_runs import RECORDED_MODES, record_run
 from plexsync_actors.persistence.repair import open_sound, pending_notice
 from plexsync_actors.plugin import dlq_tasks, queue_tasks, status
 from plexsync_actors.plugin.check_setup import check_setup, run_checks
 from plexsync_actors.plugin.context import Handler, TaskContext
 from plexsync_actors.plugin.logsetup import configure_logging
-from plexsync_actors.plugin.protocol import Progress, stderr_stream
+from plexsync_actors.plugin.protocol import Progress, lenient_bool, stderr_stream
 from plexsync_actors.runtime.config import load_settings
 from plexsync_actors.stash.connection import StashConnection, connection_from
 
@@ -58,18 +59,21 @@ def run_task(data: dict[str, Any]) -> Any:
         # It reports an unreachable Stash and invalid settings as failed checks, so it reads the
         # settings itself instead of failing here in `load_settings`.
         return trio.run(run_checks, conn)
-    return trio.run(_run_task, TASKS[mode], args, conn, server_connection)
+    return trio.run(_run_task, mode, args, conn, server_connection)
 
 
 async def _run_task(
-    handler: Handler, args: dict[str, Any], conn: StashConnection, server_connection: dict[str, Any]
+    mode: str, args: dict[str, Any], conn: StashConnection, server_connection: dict[str, Any]
 ) -> Any:
+    handler = TASKS[mode]
     settings = await load_settings(conn)
     if settings is None:
         return "disabled"
-    if settings.debug_logging:
+    quiet = lenient_bool(args.get("quiet"), default=False)
+    if settings.debug_logging and not quiet:
         configure_logging(stderr_stream(), debug=True)
-    status.relay_events(settings)
+    if not quiet:  # a quiet poll must not take the drainer's news from the Stash log
+        status.relay_events(settings)
     _check_the_queue(settings.data_dir)
     ctx = TaskContext(
         settings=settings,
@@ -78,7 +82,12 @@ async def _run_task(
         args=args,
         progress=Progress(stderr_stream()),
     )
-    output = await handler(ctx)
+    try:
+        output = await handler(ctx)
+    except PlexSyncError as exc:
+        _record(settings.data_dir, mode, None, str(exc))
+        raise
+    _record(settings.data_dir, mode, output, None)
     if handler not in (queue_tasks.background_sync, queue_tasks.process_queue):  # they drain
         _start_a_drainer_for_ready_work(ctx)
     notice = pending_notice(settings.data_dir, now=wall_now())
@@ -87,6 +96,13 @@ async def _run_task(
         if isinstance(output, dict):
             output = {**output, "notice": notice.sentence()}
     return output
+
+
+def _record(data_dir: Path, mode: str, result: Any, error: str | None) -> None:
+    """The long actions' results, which the PlexSync page reads (Stash's Job has none)."""
+    if mode in RECORDED_MODES and not (isinstance(result, dict) and result.get("dry_run")):
+        finished = iso_utc(wall_now()) or ""
+        record_run(data_dir, mode, finished_at=finished, result=result, error=error)
 
 
 def _check_the_queue(data_dir: Path) -> None:

@@ -63,13 +63,20 @@ def test_recover_outage_jobs_brings_transient_dead_letters_back(
 
     preview = plugin.task("recover_outage_jobs", dry_run="true").output
     assert preview["matched"] == 1 and preview["recovered"] == 0
-    assert status()["dlq"]["total"] == 1  # type: ignore[index]
+    assert preview["by_error_type"] == {"PlexTemporaryError": 1}
+    dlq = status()["dlq"]
+    assert dlq["total"] == 1  # type: ignore[index]
+    [newest] = dlq["newest"]  # type: ignore[index]
+    assert newest["scene_id"] == bad and newest["error_type"] == "PlexTemporaryError"
+    assert "last_failure_at" in newest and newest["message"]
 
     only_not_found = plugin.task("recover_outage_jobs", error_types="PlexNotFound").output
     assert only_not_found["matched"] == 0 and only_not_found["recovered"] == 0
 
     recovered = plugin.task("recover_outage_jobs").output
     assert recovered["matched"] == 1 and recovered["recovered"] == 1
+    last = status()["last_runs"]["recover_outage_jobs"]  # type: ignore[index]
+    assert last["result"] == recovered and last["error"] is None and last["finished_at"]
     assert wait_for(lambda: all(synced(s) for s in pairs), 30)
     assert status()["dlq"]["total"] == 0  # type: ignore[index]
     again = plugin.task("recover_outage_jobs").output

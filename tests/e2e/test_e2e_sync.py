@@ -286,3 +286,17 @@ def test_any_task_that_finds_ready_work_and_no_drainer_starts_one(
         queue.enqueue_many(list(mapping), reason="hook", now=time.time())
     assert plugin.task("queue_status").output["drainer"]["running"] is False
     assert wait_for(lambda: all_in_sync(plex, fake_stash, mapping), 30)  # no save, no hook
+
+
+def test_a_quiet_task_writes_no_info_line_and_leaves_the_news_for_the_next_task(
+    plugin: Plugin, fake_plex: tuple[FakePlex, FakePlexServer], fake_stash: FakeStash
+) -> None:
+    plex, _ = fake_plex
+    mapping = library(plex, fake_stash, 1)
+    plugin.hook(next(iter(mapping)))
+    assert wait_for(lambda: all_in_sync(plex, fake_stash, mapping), 30)
+    quiet = plugin.task("queue_status", quiet="true")
+    assert quiet.output["queue"]["pending"] == 0
+    assert [level for level, _ in quiet.log_messages() if level in "id"] == []
+    loud = plugin.task("queue_status")
+    assert any(level == "i" for level, _ in loud.log_messages())

@@ -94,6 +94,7 @@ def _copy_plugin(tree: Path) -> None:
     shutil.copytree(
         ROOT / "plexsync_actors", tree / "plexsync_actors", ignore=shutil.ignore_patterns(*LEFT_OUT)
     )
+    shutil.copytree(ROOT / "ui", tree / "ui", ignore=shutil.ignore_patterns(*LEFT_OUT))
 
 
 def _unpack(wheel: Path, into: Path) -> None:

@@ -35,6 +35,7 @@ def install_plugin(plugins_root: Path) -> Path:
         target / "plexsync_actors",
         ignore=shutil.ignore_patterns("__pycache__", "stash_schemas"),
     )
+    shutil.copytree(ROOT / "ui", target / "ui")
     return target
 
 

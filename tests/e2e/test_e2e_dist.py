@@ -76,6 +76,7 @@ def test_the_index_names_the_zip_by_its_sha256_and_the_zip_holds_what_it_claims(
         names = archive.namelist()
     assert [n for n in names if n.endswith((".yml", ".yaml"))] == ["PlexSync.yml"]
     assert "plexsync.py" in names and "plexsync_actors/plugin/entry.py" in names
+    assert "ui/plexsync.js" in names and "ui/plexsync.css" in names  # the PlexSync page
     assert not [n for n in names if "plexsync_actors/testing" in n or n.startswith("tests/")]
     assert not [n for n in names if n.startswith(("bench/", "release/"))]
     for tag in PYTHONS:
@@ -103,6 +104,7 @@ def test_a_bare_python_runs_the_unpacked_zip_end_to_end(
         run = installed.hook(scene)
         assert run.returncode == 0, run.stderr
         assert run.output == {"queued": scene}
+
     def synced(key: int) -> bool:  # the poster goes after the metadata: wait for both
         return plex.item(key).title.startswith("Zip") and bool(plex.item(key).posters)
 

@@ -82,3 +82,12 @@ def test_each_description_states_its_default_as_stashs_settings_page_shows_it() 
         elif spec["type"] == "NUMBER":
             assert default == int(default), name
             assert f"Default {int(default)}:" in text and "shows 0" in text, name
+
+
+def test_the_page_files_the_manifest_names_exist_and_are_plugin_relative() -> None:
+    """Stash resolves `ui` paths against the plugin folder; a missing file is a silent 404."""
+    ui = MANIFEST["ui"]
+    assert set(ui) <= {"requires", "javascript", "css", "csp", "assets"}
+    assert ui["javascript"] == ["ui/plexsync.js"] and ui["css"] == ["ui/plexsync.css"]
+    for name in ui["javascript"] + ui["css"]:
+        assert (ROOT / name).is_file(), name

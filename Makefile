@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak dist lint typecheck pytest bench clean
+.PHONY: demo test soak dist lint typecheck pytest bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python -m plexsync_actors.testing.demo
 
-test: $(STAMP)
+# The PlexSync page's browser test: Debian's chromium (no browser download) and the libraries
+# Stash gives plugins, pinned in tests/ui/package-lock.json.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+UI_STAMP := tests/ui/node_modules/.installed
+
+$(UI_STAMP): tests/ui/package-lock.json
+	npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+	touch $(UI_STAMP)
+
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "Installing Debian's chromium for the page's browser test"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+test: $(STAMP) $(UI_STAMP) chromium
 	$(BIN)/ruff check plexsync_actors tests bench release plexsync.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -37,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/recovery.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info tests/ui/node_modules

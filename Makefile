@@ -36,7 +36,7 @@ test: $(STAMP) $(UI_STAMP) chromium
 	$(BIN)/ruff check plexsync_actors tests bench release plexsync.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The chaos and fuzz tests, several times longer than in `make test`.
 soak: $(STAMP)

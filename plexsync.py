@@ -7,6 +7,10 @@ and a release zip's bundled dependencies (`vendor/`) come first: a bare Python r
 import os
 import sys
 
+# Stash may run plugins with PYTHONDONTWRITEBYTECODE set: every save would then compile the
+# hook's modules again. The first run caches them beside the code (where the folder is writable).
+sys.dont_write_bytecode = False
+
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here)
 

@@ -179,13 +179,13 @@ def parse_settings(raw: dict[str, Any], *, stash_dir: str | None) -> Settings:
             f"Setting data_dir is {values.shown(data_dir)}, which holds a NUL byte: set it to a "
             "folder PlexSync may write to."
         )
-    path = Path(data_dir) if data_dir else values.default_data_dir(stash_dir)
-    if path is None:
+    folder = data_dir or values.default_data_dir(stash_dir)
+    if folder is None:
         raise SettingsError(
             "Setting data_dir is empty and Stash sent no config Dir: set data_dir to a folder "
             "PlexSync may write to."
         )
-    clean["data_dir"] = path
+    clean["data_dir"] = Path(folder)
     libraries = _string(raw, "plex_library")
     clean["plex_library"] = tuple(p.strip() for p in libraries.split(",") if p.strip())
     clean["path_map"] = parse_path_map(_string(raw, "path_map"))

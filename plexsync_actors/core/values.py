@@ -7,8 +7,13 @@ argument parsing and settings validation, so all three read a switch the same wa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the hook imports this module: typing and pathlib cost it milliseconds
+    from collections.abc import Mapping
+
+    StrPath = str | os.PathLike[str]  # a folder or file, as the persistence code takes one
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -36,11 +41,11 @@ def enabled(raw: Mapping[str, object]) -> bool | None:
     return parse_bool(value)
 
 
-def default_data_dir(stash_dir: str | None) -> Path | None:
+def default_data_dir(stash_dir: str | None) -> str | None:
     """`{Dir}/plugin_data/PlexSync`: outside the plugin folder, so an update keeps the queue."""
     if not stash_dir:
         return None
-    return Path(stash_dir) / "plugin_data" / "PlexSync"
+    return os.path.join(stash_dir, "plugin_data", "PlexSync")
 
 
 SHOWN_CHARS = 200

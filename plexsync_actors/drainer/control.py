@@ -10,15 +10,21 @@ the hook's stdout/stderr until EOF, is not kept waiting.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NamedTuple
 
 from plexsync_actors.persistence.lock import ProcessLock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and pathlib cost the hook milliseconds at run time
+    from collections.abc import Callable
+    from typing import Any
+    from typing import NamedTuple as Record
+
+    from plexsync_actors.core.values import StrPath
+else:
+    from plexsync_actors.core.records import Record
 
 LOCK_NAME = "drainer.lock"
 HEARTBEAT_NAME = "drainer.heartbeat"
@@ -27,62 +33,69 @@ STALE_SECONDS = 10.0  # a heartbeat older than this belongs to a drainer that is
 LOCK_RETRY_SECONDS = 3.0  # a starting drainer waits this long for the lock to come free
 
 
-class DrainerInfo(NamedTuple):
+class DrainerInfo(Record):
     running: bool
     pid: int | None
     since: float | None  # when it started (wall clock), None when not running
 
 
-def drainer_lock(data_dir: Path) -> ProcessLock:
-    return ProcessLock(data_dir / LOCK_NAME)
+def drainer_lock(data_dir: StrPath) -> ProcessLock:
+    return ProcessLock(os.path.join(data_dir, LOCK_NAME))
 
 
-def beat(data_dir: Path, *, since: float, now: float) -> None:
+def beat(data_dir: StrPath, *, since: float, now: float) -> None:
     """The lock holder's heartbeat: who it is, since when, and that it is alive now.
 
     Other processes read it to tell whether a drainer runs, instead of probing the lock (a probe
     holds the lock for a moment, and a drainer starting at that moment would give up)."""
-    path = data_dir / HEARTBEAT_NAME
-    partial = path.with_name(f"{HEARTBEAT_NAME}.{os.getpid()}")
-    text = json.dumps({"pid": os.getpid(), "since": since, "at": now})
-    partial.write_text(text, encoding="ascii")
+    path = os.path.join(data_dir, HEARTBEAT_NAME)
+    partial = f"{path}.{os.getpid()}"
+    with open(partial, "w", encoding="ascii") as file:
+        file.write(json.dumps({"pid": os.getpid(), "since": since, "at": now}))
     os.replace(partial, path)
 
 
-def start_beating(data_dir: Path) -> Callable[[], None]:
+def start_beating(data_dir: StrPath) -> Callable[[], None]:
     """Beat once now (just after taking the lock); returns the beat to repeat while draining."""
     from plexsync_actors.clock import wall_now
 
     since = wall_now()
 
     def again() -> None:
-        with contextlib.suppress(OSError):  # a missed beat only makes others start a drainer
+        try:  # noqa: SIM105 - contextlib would cost the hook an import
             beat(data_dir, since=since, now=wall_now())
+        except OSError:
+            pass  # a missed beat only makes others start a drainer
 
     again()
     return again
 
 
-def stop_beating(data_dir: Path) -> None:
+def stop_beating(data_dir: StrPath) -> None:
     """A drainer that exits cleanly says so at once (a killed one goes stale by itself)."""
     try:
-        heartbeat = json.loads((data_dir / HEARTBEAT_NAME).read_text(encoding="ascii"))
+        heartbeat = _heartbeat(data_dir)
         if heartbeat.get("pid") == os.getpid():
-            (data_dir / HEARTBEAT_NAME).unlink()
+            os.unlink(os.path.join(data_dir, HEARTBEAT_NAME))
     except (OSError, ValueError, AttributeError):
         pass
 
 
-def drainer_running(data_dir: Path, *, now: float) -> DrainerInfo:
+def drainer_running(data_dir: StrPath, *, now: float) -> DrainerInfo:
     """Whether a drainer (or a foreground drain) works this data dir: a fresh heartbeat."""
     try:
-        heartbeat = json.loads((data_dir / HEARTBEAT_NAME).read_text(encoding="ascii"))
+        heartbeat = _heartbeat(data_dir)
         pid, since, at = heartbeat["pid"], float(heartbeat["since"]), float(heartbeat["at"])
     except (OSError, ValueError, KeyError, TypeError):
         return DrainerInfo(running=False, pid=None, since=None)
     if not (isinstance(pid, int) and 0 <= now - at < STALE_SECONDS and _alive(pid)):
         return DrainerInfo(running=False, pid=None, since=None)
     return DrainerInfo(running=True, pid=pid, since=since)
+
+
+def _heartbeat(data_dir: StrPath) -> Any:
+    with open(os.path.join(data_dir, HEARTBEAT_NAME), encoding="ascii") as file:
+        return json.load(file)
 
 
 def _alive(pid: int) -> bool:
@@ -128,7 +141,7 @@ def _alive_on_windows(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
-def take_lock_briefly_waiting(lock: ProcessLock, data_dir: Path) -> bool:
+def take_lock_briefly_waiting(lock: ProcessLock, data_dir: StrPath) -> bool:
     """Take the drainer lock, waiting up to LOCK_RETRY_SECONDS while no other drainer beats
     (the holder may be one just stopping); False when another drainer runs."""
     from plexsync_actors.clock import monotonic, sleep, wall_now
@@ -156,7 +169,7 @@ def import_paths(plugin_dir: str) -> list[str]:
     return paths
 
 
-def spawn_drainer(server_connection: dict[str, Any], data_dir: Path) -> int:
+def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
     """Start a detached drainer process; returns its pid. Does not wait for it."""
     import subprocess
 
@@ -193,7 +206,7 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: Path) -> int:
     return proc.pid
 
 
-def ensure_drainer(server_connection: dict[str, Any], data_dir: Path, *, now: float) -> bool:
+def ensure_drainer(server_connection: dict[str, Any], data_dir: StrPath, *, now: float) -> bool:
     """Start a drainer unless one runs (its heartbeat is fresh). True when one was started."""
     if drainer_running(data_dir, now=now).running:
         return False

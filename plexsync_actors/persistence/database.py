@@ -8,11 +8,17 @@ operations on each table. Standard library only: the hook path imports it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, contextlib and pathlib cost the hook milliseconds at run time
+    from typing import Any
+    from typing import NamedTuple as Record
+
+    from plexsync_actors.core.values import StrPath
+else:
+    from plexsync_actors.core.records import Record
 
 DB_NAME = "queue.sqlite3"
 # Written once the schema exists: a queue file found empty after that was damaged, not new.
@@ -74,7 +80,7 @@ CREATE TABLE IF NOT EXISTS scene_state (
 """
 
 
-class Job(NamedTuple):
+class Job(Record):
     """A leased job: the scene to sync and the version of its latest change when leased."""
 
     scene_id: int
@@ -87,7 +93,7 @@ class Job(NamedTuple):
     poster_retries: int = 0  # poster-only retries so far (Stash had served its placeholder)
 
 
-class Failure(NamedTuple):
+class Failure(Record):
     """One failed attempt, as stored in a job's history and in the DLQ."""
 
     error_type: str
@@ -113,19 +119,27 @@ def is_damage(exc: sqlite3.Error) -> bool:
 class Database:
     """One connection to the queue database; open one per process (or per thread).
 
-    QueueDamaged when the file is not a sound queue (an empty file where one existed counts)."""
+    QueueDamaged when the file is not a sound queue (an empty file where one existed counts).
 
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / DB_NAME
-        known = (data_dir / CREATED_NAME).exists()
+    `durable` (the default) fsyncs every commit (`synchronous = FULL`): a save the hook queued
+    is on disk before Stash is answered. The drainer opens with `durable=False` (`NORMAL`): in
+    WAL mode a power cut may then undo its last few commits, never damage the file, and what it
+    commits is bookkeeping that is safe to redo (a lease is retaken when it runs out, a sync
+    repeated sends the same idempotent edits, a dead letter not yet moved is retried once more).
+    Every later FULL commit, the next save's included, makes those earlier ones durable too."""
+
+    def __init__(self, data_dir: StrPath, *, durable: bool = True) -> None:
+        os.makedirs(data_dir, exist_ok=True)
+        self.path = os.path.join(data_dir, DB_NAME)
+        created = os.path.join(data_dir, CREATED_NAME)
+        known = os.path.exists(created)
         if known and _empty(self.path):
             raise QueueDamaged("the queue file is empty")
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             self._ensure_schema()
         except sqlite3.DatabaseError as exc:
             self._db.close()
@@ -133,7 +147,7 @@ class Database:
                 raise QueueDamaged(str(exc)) from exc
             raise
         if not known:
-            (data_dir / CREATED_NAME).touch()
+            open(created, "ab").close()
 
     def check(self) -> str | None:
         """SQLite's quick_check: None when the file is sound, else what is wrong."""
@@ -202,15 +216,8 @@ class Database:
             )
         return max(0, cur.rowcount)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> _Write:
+        return _Write(self._db)
 
     # -- meta -------------------------------------------------------------------------------
     def set_meta_if_absent(self, key: str, value: str) -> str:
@@ -234,8 +241,25 @@ class Database:
         return json.dumps(history[-HISTORY_LIMIT:])
 
 
-def _empty(path: Path) -> bool:
+class _Write:
+    """`with db._write() as conn:` one write transaction (`BEGIN IMMEDIATE`), rolled back when
+    the body raises (a class, not `contextlib.contextmanager`: the hook imports this module)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, kind: object, exc: object, traceback: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _empty(path: str) -> bool:
     try:
-        return path.stat().st_size == 0
+        return os.stat(path).st_size == 0
     except FileNotFoundError:
         return False

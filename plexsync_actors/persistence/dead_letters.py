@@ -5,12 +5,16 @@ A job moves here and back in one transaction each way, so it is always in exactl
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from plexsync_actors.persistence.database import Database, Failure, Job
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import NamedTuple as Record
+else:
+    from plexsync_actors.core.records import Record
 
-class DeadLetter(NamedTuple):
+
+class DeadLetter(Record):
     id: int
     scene_id: int
     error_type: str

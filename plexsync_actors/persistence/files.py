@@ -1,20 +1,23 @@
 """File primitives the persistence modules share: atomic replace, and Windows' sharing retries.
 
-Standard library only (the hook's queue repair uses them).
+Standard library only, and cheap to import (the hook's queue repair uses them): `os.path`, not
+`pathlib`; `tempfile` only when a file is written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
 
 from plexsync_actors.clock import sleep as _real_sleep
 
-R = TypeVar("R")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    from plexsync_actors.core.values import StrPath
+
+    R = TypeVar("R")
 
 # Windows refuses to replace or open a file while another process briefly holds it without
 # delete sharing (a reader, an antivirus scan); such sharing violations clear within moments.
@@ -34,8 +37,8 @@ def _retry_sharing(op: Callable[[], R], *, windows: bool, sleep: Callable[[float
 
 
 def replace_file(
-    src: Path,
-    dst: Path,
+    src: StrPath,
+    dst: StrPath,
     *,
     windows: bool = _IS_WINDOWS,
     sleep: Callable[[float], None] = _real_sleep,
@@ -45,25 +48,30 @@ def replace_file(
 
 
 def read_file_bytes(
-    path: Path,
+    path: StrPath,
     *,
     windows: bool = _IS_WINDOWS,
     sleep: Callable[[float], None] = _real_sleep,
 ) -> bytes:
     """The file's bytes (FileNotFoundError when missing), retried like `replace_file`."""
-    return _retry_sharing(path.read_bytes, windows=windows, sleep=sleep)
+    def read() -> bytes:
+        with open(path, "rb") as file:
+            return file.read()
+
+    return _retry_sharing(read, windows=windows, sleep=sleep)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: StrPath, data: bytes) -> None:
     """Replace `path` with `data` so readers and crashes see the old or the new file, never a mix.
 
     Temp file in the same folder, write, fsync, rename over the target, fsync the folder. The temp
     file is removed on any failure.
     """
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    import tempfile
+
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -71,21 +79,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         replace_file(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        try:  # noqa: SIM105 - contextlib would cost the hook an import
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise
     _fsync_folder(folder)
 
 
-def _fsync_folder(folder: Path) -> None:
+def _fsync_folder(folder: str) -> None:
     """Make the rename durable. Windows cannot open a folder this way; NTFS journals renames."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
-        # Some file systems refuse fsync on a folder; the rename itself already happened.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the rename itself already happened
     finally:
         os.close(fd)

@@ -8,13 +8,18 @@ a killed worker is taken again. Standard library only: the hook path imports thi
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
 
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 from plexsync_actors.persistence.database import Failure, Job
 from plexsync_actors.persistence.dead_letters import DeadLetters
 from plexsync_actors.persistence.outage_scenes import OutageScenes
 from plexsync_actors.persistence.scene_state import SceneStates
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import NamedTuple as Record
+else:
+    from plexsync_actors.core.records import Record
 
 _OUTAGE_TYPES = tuple(sorted(OUTAGE_ERROR_TYPES))
 
@@ -34,7 +39,7 @@ _UPSERT_JOB = f"""
         poster_retries = 0"""  # noqa: S608 - a constant
 
 
-class QueueCounts(NamedTuple):
+class QueueCounts(Record):
     pending: int
     in_flight: int
     waiting_retry: int

@@ -7,15 +7,19 @@ next one. POSIX-only modules are imported lazily: Stash users run Windows too.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import IO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and pathlib cost the hook milliseconds at run time
+    from typing import IO
+
+    from plexsync_actors.core.values import StrPath
 
 
 class ProcessLock:
     """An exclusive advisory lock on a file; `try_acquire` never waits."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: StrPath) -> None:
+        self.path = os.fspath(path)
         self._file: IO[bytes] | None = None
 
     @property
@@ -25,7 +29,7 @@ class ProcessLock:
     def try_acquire(self) -> bool:
         if self._file is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while the lock is held
         try:
             if not _lock(handle):

@@ -9,17 +9,24 @@ the user has queued again what may be lost. Standard library only: the hook repa
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
-from pathlib import Path
-from typing import Any, NamedTuple
 
 from plexsync_actors.persistence.database import DB_NAME, QueueDamaged, is_damage
 from plexsync_actors.persistence.files import atomic_write_bytes, replace_file
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.lock import ProcessLock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and pathlib cost the hook milliseconds at run time
+    from typing import Any
+    from typing import NamedTuple as Record
+
+    from plexsync_actors.core.values import StrPath
+else:
+    from plexsync_actors.core.records import Record
 
 NOTICE_NAME = "queue.damaged.json"
 REPAIR_LOCK = "queue.repair.lock"
@@ -28,7 +35,7 @@ _TABLES = ("meta", "jobs", "dlq", "scene_state")
 _CHUNK = 200
 
 
-class Notice(NamedTuple):
+class Notice(Record):
     at: float
     reason: str
     moved_to: str
@@ -44,33 +51,37 @@ class Notice(NamedTuple):
         )
 
 
-def open_sound(data_dir: Path, *, thorough: bool, now: float) -> tuple[JobQueue, Notice | None]:
+def open_sound(
+    data_dir: StrPath, *, thorough: bool, now: float, durable: bool = True
+) -> tuple[JobQueue, Notice | None]:
     """The queue, repaired first when it is damaged (`thorough`: SQLite's quick_check too, as
-    a task or a drainer does at its start; the hook only reacts to errors, to stay cheap)."""
+    a task or a drainer does at its start; the hook only reacts to errors, to stay cheap).
+    `durable`: as for `Database` (the drainer's own bookkeeping passes False)."""
     try:
-        queue = JobQueue(data_dir)
+        queue = JobQueue(data_dir, durable=durable)
     except QueueDamaged as exc:
-        return _repaired(data_dir, str(exc), now)
+        return _repaired(data_dir, str(exc), now, durable)
     if thorough:
         problem = queue.check()
         if problem is not None:
             queue.close()
-            return _repaired(data_dir, problem, now)
+            return _repaired(data_dir, problem, now, durable)
     return queue, None
 
 
-def repair(data_dir: Path, reason: str, *, now: float) -> Notice:
+def repair(data_dir: StrPath, reason: str, *, now: float) -> Notice:
     """Move the damaged queue aside, salvage what reads, start a fresh one; the notice."""
-    queue, notice = _repaired(data_dir, reason, now)
+    queue, notice = _repaired(data_dir, reason, now, durable=True)
     queue.close()
     assert notice is not None
     return notice
 
 
-def pending_notice(data_dir: Path, *, now: float) -> Notice | None:
+def pending_notice(data_dir: StrPath, *, now: float) -> Notice | None:
     """The damage notice tasks repeat, until the user re-queued (or it is a week old)."""
     try:
-        raw = json.loads((data_dir / NOTICE_NAME).read_text(encoding="utf-8"))
+        with open(os.path.join(data_dir, NOTICE_NAME), encoding="utf-8") as file:
+            raw = json.load(file)
         notice = Notice(
             at=float(raw["at"]),
             reason=str(raw["reason"]),
@@ -83,34 +94,41 @@ def pending_notice(data_dir: Path, *, now: float) -> Notice | None:
     return notice if now - notice.at < NOTICE_DAYS * 86400.0 else None
 
 
-def clear_notice(data_dir: Path) -> None:
+def clear_notice(data_dir: StrPath) -> None:
     """The user queued again what was lost (Sync All / Sync Recent): stop saying it."""
-    with contextlib.suppress(FileNotFoundError):
-        (data_dir / NOTICE_NAME).unlink()
+    try:  # noqa: SIM105 - contextlib would cost the hook an import
+        os.unlink(os.path.join(data_dir, NOTICE_NAME))
+    except FileNotFoundError:
+        pass
 
 
-def _repaired(data_dir: Path, reason: str, now: float) -> tuple[JobQueue, Notice | None]:
-    lock = ProcessLock(data_dir / REPAIR_LOCK)
+def _repaired(
+    data_dir: StrPath, reason: str, now: float, durable: bool
+) -> tuple[JobQueue, Notice | None]:
+    lock = ProcessLock(os.path.join(data_dir, REPAIR_LOCK))
     _take(lock)
     try:
         # Another process may have repaired it while we waited for the lock.
-        with contextlib.suppress(QueueDamaged):
-            queue = JobQueue(data_dir)
+        try:
+            queue = JobQueue(data_dir, durable=durable)
+        except QueueDamaged:
+            pass
+        else:
             if queue.check() is None:
                 return queue, pending_notice(data_dir, now=now)
             queue.close()
         moved = _move_aside(data_dir, now)
-        fresh = JobQueue(data_dir)
+        fresh = JobQueue(data_dir, durable=durable)
         jobs, dead = _salvage(moved, fresh)
         notice = Notice(
             at=now,
             reason=reason[:300],
-            moved_to=moved.name,
+            moved_to=os.path.basename(moved),
             salvaged_jobs=jobs,
             salvaged_dead_letters=dead,
         )
         text = json.dumps(notice._asdict(), ensure_ascii=False)
-        atomic_write_bytes(data_dir / NOTICE_NAME, text.encode("utf-8"))
+        atomic_write_bytes(os.path.join(data_dir, NOTICE_NAME), text.encode("utf-8"))
         return fresh, notice
     finally:
         lock.release()
@@ -126,26 +144,28 @@ def _take(lock: ProcessLock) -> None:
         sleep(0.05)
 
 
-def _move_aside(data_dir: Path, now: float) -> Path:
+def _move_aside(data_dir: StrPath, now: float) -> str:
     stamp = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    target = data_dir / f"{DB_NAME}.corrupt-{stamp}"
+    target = os.path.join(data_dir, f"{DB_NAME}.corrupt-{stamp}")
     n = 0
-    while target.exists():
+    while os.path.exists(target):
         n += 1
-        target = data_dir / f"{DB_NAME}.corrupt-{stamp}-{n}"
+        target = os.path.join(data_dir, f"{DB_NAME}.corrupt-{stamp}-{n}")
     # The write-ahead log goes with it, under the names SQLite looks for beside the copy.
     for suffix in ("-wal", "-shm", ""):
-        source = data_dir / f"{DB_NAME}{suffix}"
-        if source.exists():
-            replace_file(source, target.with_name(target.name + suffix))
+        source = os.path.join(data_dir, f"{DB_NAME}{suffix}")
+        if os.path.exists(source):
+            replace_file(source, target + suffix)
     return target
 
 
-def _salvage(source: Path, into: JobQueue) -> tuple[int, int]:
+def _salvage(source: str, into: JobQueue) -> tuple[int, int]:
     """Copy every row that still reads from the damaged copy; (jobs, dead letters) saved."""
+    from pathlib import Path  # only here, on the rare repair path: a file: URI, escaped
+
     counts: dict[str, int] = {}
     try:
-        damaged = sqlite3.connect(f"{source.absolute().as_uri()}?mode=ro", uri=True)
+        damaged = sqlite3.connect(f"{Path(source).absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return 0, 0
     try:
@@ -186,11 +206,13 @@ def _readable_rows(
         return []
     rows: list[tuple[Any, ...]] = []
     for start in range(0, int(top or 0) + 1, _CHUNK):
-        with contextlib.suppress(sqlite3.DatabaseError):
+        try:  # noqa: SIM105 - contextlib would cost the hook an import
             rows.extend(
                 damaged.execute(
                     f"SELECT {listed} FROM {table} WHERE rowid BETWEEN ? AND ?",  # noqa: S608
                     (start, start + _CHUNK - 1),
                 )
             )
+        except sqlite3.DatabaseError:
+            pass
     return rows

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from plexsync_actors.persistence.database import Database
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import Any
 
 
 class SceneStates(Database):

@@ -9,7 +9,6 @@ on Windows would use the ANSI code page for pipes): stdin is read as bytes and d
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
 
 from plexsync_actors.core.values import shown
 from plexsync_actors.errors import PlexSyncError, RuntimeProblem
@@ -23,6 +22,10 @@ from plexsync_actors.plugin.protocol import (
     write_result,
 )
 from plexsync_actors.runtime import requirements
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import IO, Any
 
 
 def main() -> int:

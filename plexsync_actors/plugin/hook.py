@@ -7,10 +7,9 @@ the data dir is usable, even if Plex settings are wrong (they are checked at dra
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from pathlib import Path
-from typing import IO, Any
 
 from plexsync_actors import PLUGIN_ID
 from plexsync_actors.core import values
@@ -21,6 +20,10 @@ from plexsync_actors.persistence.repair import open_sound, repair
 from plexsync_actors.plugin.protocol import WARNING, log_line
 from plexsync_actors.stash import server_connection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import IO, Any
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
@@ -54,7 +57,7 @@ def scene_id_of(hook_context: Any) -> tuple[int, str]:
     return scene_id, hook_type
 
 
-def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
+def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> str:
     configured = raw.get("data_dir")
     if isinstance(configured, str) and configured.strip():
         if "\x00" in configured:
@@ -62,7 +65,7 @@ def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
                 f"Setting data_dir {values.shown(configured)} holds a NUL byte: set it to a "
                 "folder PlexSync may write to, then save the scene again."
             )
-        return Path(configured.strip())
+        return configured.strip()
     default = values.default_data_dir(server_connection.stash_dir(conn))
     if default is None:
         raise InputError(
@@ -75,53 +78,59 @@ def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> Path:
 POINTER_NAME = "PlexSync.data_dir"  # in {Dir}/plugin_data: the data dir last in force
 
 
-def remember_data_dir(conn: dict[str, Any], data_dir: Path) -> None:
+def remember_data_dir(conn: dict[str, Any], data_dir: str) -> None:
     """Keep, beside the default data dir, where the settings last put the queue: a hook that
     cannot read the settings (Stash restarting) must still queue there, not elsewhere."""
     pointer = _pointer(conn)
     if pointer is None:
         return
-    text = str(data_dir.absolute())
+    text = os.path.abspath(data_dir)
     try:
-        if pointer.read_text(encoding="utf-8") == text:
+        if _read_text(pointer) == text:
             return
     except (OSError, UnicodeDecodeError):
         pass
     try:
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        partial = pointer.with_name(f"{POINTER_NAME}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(pointer)
+        os.makedirs(os.path.dirname(pointer), exist_ok=True)
+        partial = f"{pointer}.partial"
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(partial, pointer)
     except OSError:
         pass  # only a later hook without settings is affected, and it says so
 
 
-def recalled_data_dir(conn: dict[str, Any]) -> Path | None:
+def recalled_data_dir(conn: dict[str, Any]) -> str | None:
     """The data dir last in force, or the default one when it holds a queue; else None."""
     pointer = _pointer(conn)
     if pointer is not None:
         try:
-            text = pointer.read_text(encoding="utf-8").strip()
+            text = _read_text(pointer).strip()
         except (OSError, UnicodeDecodeError):
             text = ""
         if text and "\x00" not in text:
-            return Path(text)
+            return text
     default = values.default_data_dir(server_connection.stash_dir(conn))
     try:
-        if default is not None and (default / DB_NAME).is_file():
+        if default is not None and os.path.isfile(os.path.join(default, DB_NAME)):
             return default
     except OSError:  # a name no file system takes: there is no queue there
         pass
     return None
 
 
-def _pointer(conn: dict[str, Any]) -> Path | None:
+def _pointer(conn: dict[str, Any]) -> str | None:
     stash_dir = server_connection.stash_dir(conn)
-    return Path(stash_dir) / "plugin_data" / POINTER_NAME if stash_dir else None
+    return os.path.join(stash_dir, "plugin_data", POINTER_NAME) if stash_dir else None
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
 
 
 def _queue_it(
-    data_dir: Path, scene_id: int, hook_type: str, now: float, stderr: IO[str]
+    data_dir: str, scene_id: int, hook_type: str, now: float, stderr: IO[str]
 ) -> tuple[dict[str, Any], bool]:
     """Queue (or drop) the scene; a damaged queue is repaired first and the save still kept.
     Returns the output and whether ready work waits."""
@@ -166,7 +175,7 @@ def run_hook(
             stderr,
             WARNING,
             f"Could not read PlexSync settings ({exc}); queued in the data folder last in "
-            f"force ({values.shown(str(data_dir))[1:-1]}).",
+            f"force ({values.shown(data_dir)[1:-1]}).",
         )
     else:
         if values.enabled(raw) is False:  # a malformed switch (None) must not lose saves
@@ -178,7 +187,7 @@ def run_hook(
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DataDirError(
-            f"Could not queue scene {scene_id} in {values.shown(str(data_dir))} "
+            f"Could not queue scene {scene_id} in {values.shown(data_dir)} "
             f"({values.shown(reason)[1:-1]}): set data_dir to a folder PlexSync may write to, "
             "then save the scene again."
         ) from exc

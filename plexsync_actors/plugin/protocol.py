@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any
 
 from plexsync_actors.core.values import parse_bool, shown
 from plexsync_actors.errors import InputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import IO, Any
 
 # Stash reads stderr line by line with a 64 KiB limit; stay far below it.
 MAX_LOG_LINE = 8000

@@ -1,7 +1,7 @@
 """Can this Python run PlexSync? The interpreter version and the dependencies, in one sentence.
 
-Standard library only, and cheap enough for the hook: it looks modules up (`find_spec`) without
-importing them. Task runs also compare the installed versions with the minimums. The release
+Standard library only, and cheap enough for the hook: it asks the import system's finders for
+the modules without importing them (nor `importlib.util`, which brings `contextlib` along). Task runs also compare the installed versions with the minimums. The release
 zip brings every dependency in its `vendor/` folder, so the fix it names first is installing
 from the plugin source.
 """
@@ -40,9 +40,17 @@ def problem(*, check_versions: bool) -> str | None:
 
 
 def _missing() -> list[str]:
-    from importlib.util import find_spec
+    return [name for name in MINIMUMS if not _findable(name)]
 
-    return [name for name in MINIMUMS if find_spec(name) is None]
+
+def _findable(name: str) -> bool:
+    """`importlib.util.find_spec(name) is not None` for a top-level name, as the import
+    statement looks: each finder on `sys.meta_path` in turn (an editable install's too)."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None and find_spec(name, None) is not None:
+            return True
+    return False
 
 
 def _too_old() -> list[str]:

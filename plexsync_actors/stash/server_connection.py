@@ -7,10 +7,13 @@ paths turn it into a `models.StashConnection`.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from plexsync_actors.core.values import shown
 from plexsync_actors.errors import InputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from typing import Any
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 - recognising Stash's bind address
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

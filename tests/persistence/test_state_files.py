@@ -508,17 +508,18 @@ def _no_sleep(seconds: float) -> None:
 def test_read_retries_sharing_violations_on_windows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from plexsync_actors.persistence import files
+
     path = tmp_path / "breaker.json"
     path.write_bytes(b"{}")
-    real_read = Path.read_bytes
     failures = [PermissionError(13, "in use")]
 
-    def flaky(self: Path) -> bytes:
+    def flaky(name: Any, *args: Any, **kwargs: Any) -> Any:  # another process holds it once
         if failures:
             raise failures.pop()
-        return real_read(self)
+        return open(name, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", flaky)
+    monkeypatch.setattr(files, "open", flaky, raising=False)
     sleeps: list[float] = []
     assert read_file_bytes(path, windows=True, sleep=sleeps.append) == b"{}"
     assert len(sleeps) == 1

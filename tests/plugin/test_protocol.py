@@ -2,8 +2,10 @@
 
 import io
 import json
+import site
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from plexsync_actors.plugin.protocol import (
     lenient_bool,
     parse_input,
 )
+from plexsync_actors.testing.fake_stash import FakeStash
+from plexsync_actors.testing.harness import Plugin
 
 
 def test_log_lines_use_stash_encoding_and_stay_short() -> None:
@@ -69,6 +73,49 @@ def test_hook_path_imports_neither_trio_nor_httpx(tmp_path: Path) -> None:
         [sys.executable, "-c", code], input=stdin, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# What a save costs Stash is mostly imports: the hook's floor is `import sqlite3, json`.
+SLOW_IMPORTS = {
+    "typing", "pathlib", "tempfile", "shutil", "random", "urllib.parse", "ipaddress",
+    "contextlib", "encodings.idna", "subprocess", "logging", "trio", "httpx", "attrs",
+}  # fmt: skip
+
+
+def test_a_save_with_a_drainer_running_imports_no_module_it_can_do_without(
+    plugin: Plugin, fake_stash: FakeStash, data_dir: Path
+) -> None:
+    scene = fake_stash.add_scene(title="Cheap", files=("/media/cheap.mp4",))
+    data_dir.mkdir(parents=True)
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    heartbeat = {"pid": stand_in.pid, "since": time.time(), "at": time.time()}  # "it runs"
+    (data_dir / "drainer.heartbeat").write_text(json.dumps(heartbeat), encoding="ascii")
+    script = str(plugin.dir / "plexsync.py")
+    code = (  # no site: a .pth file of this venv would import what the hook itself does not
+        "import sys\n"
+        f"sys.path.extend({site.getsitepackages()!r})\n"
+        f"sys.argv = [{script!r}]\n"
+        "try:\n"
+        f"    exec(compile(open({script!r}).read(), {script!r}, 'exec'), "
+        f"{{'__name__': '__main__', '__file__': {script!r}}})\n"
+        "except SystemExit as stop:\n"
+        f"    sys.stderr.write(repr(sorted(set({sorted(SLOW_IMPORTS)!r}) & set(sys.modules))))\n"
+        "    sys.exit(stop.code)\n"
+    )
+    context = {"id": scene, "type": "Scene.Update.Post", "input": {"id": str(scene)}}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            input=plugin.input_for({"hookContext": context}),
+            capture_output=True,
+            env=plugin.env,
+            check=False,
+        )
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    assert json.loads(done.stdout) == {"output": {"queued": scene}}, done.stderr
+    assert done.stderr.decode().rsplit("\n", 1)[-1] == "[]", done.stderr
 
 
 def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from importlib import metadata, util
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,17 @@ def test_a_python_older_than_3_10_names_itself_and_where_to_set_another(
 
 
 def test_missing_modules_are_named_with_both_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = util.find_spec
+    class Hiding:  # the finders of a Python without trio and cattrs
+        def __init__(self, finder: Any) -> None:
+            self.finder = finder
 
-    def find_spec(name: str) -> object:
-        return None if name in ("trio", "cattrs") else real(name)
+        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+            if name in ("trio", "cattrs"):
+                return None
+            find = getattr(self.finder, "find_spec", None)
+            return find(name, path, target) if find is not None else None
 
-    monkeypatch.setattr(util, "find_spec", find_spec)
+    monkeypatch.setattr(sys, "meta_path", [Hiding(f) for f in sys.meta_path])
     sentence = requirements.problem(check_versions=False)
     assert sentence is not None and "lacks trio, cattrs" in sentence
     assert "plugin source" in sentence and f'"{sys.executable}" -m pip install' in sentence

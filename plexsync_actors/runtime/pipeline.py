@@ -248,7 +248,7 @@ async def run_pipeline(
     """Run the actors of this release until the mode's stop condition (or, with `watch`, until
     the settings change: `watch.changed` then holds the new ones)."""
     tally = RunTally()
-    queue = JobQueue(settings.data_dir)
+    queue = JobQueue(settings.data_dir, durable=False)  # bookkeeping only: see Database
     announce = Announcer(EventLog(settings.data_dir), now)
     stores = load_outage_state(settings.data_dir, announce.warning)
     try:

@@ -15,6 +15,7 @@ from typing import Protocol
 import attrs
 import trio
 
+from plexsync_actors.actors.doorbell import Doorbell
 from plexsync_actors.core.retry import (
     Drop,
     GiveUp,
@@ -36,8 +37,9 @@ from plexsync_actors.persistence.jobs import POSTER_RETRY, JobQueue
 
 log = logging.getLogger(__name__)
 
-# Hooks add jobs from other processes; SQLite cannot notify us, so an idle drainer looks again
-# this often. Cheap (one indexed read) and short enough for a sub-second hook-to-Plex latency.
+# Hooks add jobs from other processes and ring the doorbell (actors/doorbell.py); SQLite cannot
+# notify us, so an idle drainer also looks again this often, in case a ring was lost. Cheap (one
+# indexed read).
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 300.0
 
@@ -114,6 +116,7 @@ class DrainActor:
         gate: Gate | None = None,
         owner: str = "drainer",
         rng: random.Random | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._queue = queue
         self._syncer = syncer
@@ -123,6 +126,7 @@ class DrainActor:
         self._gate = gate or OpenGate()
         self._owner = owner
         self._rng = rng or random.Random()
+        self._doorbell = doorbell or Doorbell()  # nobody rings it: a plain poll
         self.stop_reason = ""
 
     async def run(self) -> str:
@@ -143,7 +147,7 @@ class DrainActor:
                             return self._stop(f"idle for {idle_for:.0f} s")
                     else:
                         idle_since = trio.current_time()
-                    await trio.sleep(POLL_SECONDS)
+                    await self._doorbell.wait(POLL_SECONDS)
                     continue
                 if not await self._gate.admit():
                     return self._stop("the circuit is open")

@@ -37,13 +37,14 @@ class DrainerInfo(Record):
     running: bool
     pid: int | None
     since: float | None  # when it started (wall clock), None when not running
+    wake: int | None = None  # the loopback UDP port of its doorbell (actors/doorbell.py)
 
 
 def drainer_lock(data_dir: StrPath) -> ProcessLock:
     return ProcessLock(os.path.join(data_dir, LOCK_NAME))
 
 
-def beat(data_dir: StrPath, *, since: float, now: float) -> None:
+def beat(data_dir: StrPath, *, since: float, now: float, wake: int | None = None) -> None:
     """The lock holder's heartbeat: who it is, since when, and that it is alive now.
 
     Other processes read it to tell whether a drainer runs, instead of probing the lock (a probe
@@ -51,19 +52,20 @@ def beat(data_dir: StrPath, *, since: float, now: float) -> None:
     path = os.path.join(data_dir, HEARTBEAT_NAME)
     partial = f"{path}.{os.getpid()}"
     with open(partial, "w", encoding="ascii") as file:
-        file.write(json.dumps({"pid": os.getpid(), "since": since, "at": now}))
+        file.write(json.dumps({"pid": os.getpid(), "since": since, "at": now, "wake": wake}))
     os.replace(partial, path)
 
 
-def start_beating(data_dir: StrPath) -> Callable[[], None]:
-    """Beat once now (just after taking the lock); returns the beat to repeat while draining."""
+def start_beating(data_dir: StrPath, wake: int | None = None) -> Callable[[], None]:
+    """Beat once now (just after taking the lock); returns the beat to repeat while draining.
+    `wake`: the port of the drainer's doorbell, which hooks ring after queueing a save."""
     from plexsync_actors.clock import wall_now
 
     since = wall_now()
 
     def again() -> None:
         try:  # noqa: SIM105 - contextlib would cost the hook an import
-            beat(data_dir, since=since, now=wall_now())
+            beat(data_dir, since=since, now=wall_now(), wake=wake)
         except OSError:
             pass  # a missed beat only makes others start a drainer
 
@@ -90,7 +92,9 @@ def drainer_running(data_dir: StrPath, *, now: float) -> DrainerInfo:
         return DrainerInfo(running=False, pid=None, since=None)
     if not (isinstance(pid, int) and 0 <= now - at < STALE_SECONDS and _alive(pid)):
         return DrainerInfo(running=False, pid=None, since=None)
-    return DrainerInfo(running=True, pid=pid, since=since)
+    wake = heartbeat.get("wake")
+    port = wake if isinstance(wake, int) and 0 < wake < 65536 else None
+    return DrainerInfo(running=True, pid=pid, since=since, wake=port)
 
 
 def _heartbeat(data_dir: StrPath) -> Any:
@@ -206,9 +210,33 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
     return proc.pid
 
 
+def open_doorbell() -> Any:
+    """The drainer's doorbell: a UDP socket on a free loopback port (a `socket.socket`)."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def ring(port: int) -> None:
+    """Wake the drainer listening on loopback `port`; a lost ring only waits for its poll."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"\x01", ("127.0.0.1", port))
+    except OSError:
+        pass
+
+
 def ensure_drainer(server_connection: dict[str, Any], data_dir: StrPath, *, now: float) -> bool:
-    """Start a drainer unless one runs (its heartbeat is fresh). True when one was started."""
-    if drainer_running(data_dir, now=now).running:
+    """Start a drainer unless one runs (its heartbeat is fresh), else ring its doorbell so it
+    looks at the queue now. True when one was started."""
+    found = drainer_running(data_dir, now=now)
+    if found.running:
+        if found.wake is not None:
+            ring(found.wake)
         return False
     spawn_drainer(server_connection, data_dir)
     return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from functools import partial
 
@@ -19,6 +20,7 @@ import trio
 from plexsync_actors.drainer.control import (
     HEARTBEAT_SECONDS,
     drainer_lock,
+    open_doorbell,
     start_beating,
     stop_beating,
 )
@@ -40,32 +42,38 @@ async def run_forever(settings: Settings, conn: StashConnection) -> None:
         log.info("Another drainer runs for this data dir; waiting for it to finish.")
         await trio.sleep(LOCK_RETRY_SECONDS)
     try:
-        beats = start_beating(settings.data_dir)
-        with JobQueue(settings.data_dir) as queue:
-            queue.clear_leases()
-        log.info("Background sync running until stopped.")
-        while True:
-            watch = SettingsWatch(
-                current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
-            )
-            tally = await run_pipeline(
-                settings,
-                conn,
-                mode="background",
-                heartbeat=(beats, HEARTBEAT_SECONDS),
-                watch=watch,
-            )
-            log.info("Background sync paused: %s; resuming.", tally.stop_reason)
-            if watch.changed is not None:
-                settings = watch.changed
-                continue
-            if tally.stop_reason == SWITCHED_OFF:
-                settings = await _until_switched_on(settings, conn)
-                continue
-            await trio.sleep(LOCK_RETRY_SECONDS)
+        with open_doorbell() as doorbell:
+            await _forever(settings, conn, doorbell)
     finally:
         stop_beating(settings.data_dir)
         lock.release()
+
+
+async def _forever(settings: Settings, conn: StashConnection, doorbell: socket.socket) -> None:
+    beats = start_beating(settings.data_dir, wake=doorbell.getsockname()[1])
+    with JobQueue(settings.data_dir) as queue:
+        queue.clear_leases()
+    log.info("Background sync running until stopped.")
+    while True:
+        watch = SettingsWatch(
+            current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
+        )
+        tally = await run_pipeline(
+            settings,
+            conn,
+            mode="background",
+            heartbeat=(beats, HEARTBEAT_SECONDS),
+            watch=watch,
+            doorbell=doorbell,
+        )
+        log.info("Background sync paused: %s; resuming.", tally.stop_reason)
+        if watch.changed is not None:
+            settings = watch.changed
+            continue
+        if tally.stop_reason == SWITCHED_OFF:
+            settings = await _until_switched_on(settings, conn)
+            continue
+        await trio.sleep(LOCK_RETRY_SECONDS)
 
 
 async def _until_switched_on(settings: Settings, conn: StashConnection) -> Settings:

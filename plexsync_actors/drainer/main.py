@@ -17,6 +17,7 @@ from typing import Any
 from plexsync_actors.drainer.control import (
     HEARTBEAT_SECONDS,
     drainer_lock,
+    open_doorbell,
     start_beating,
     stop_beating,
     take_lock_briefly_waiting,
@@ -138,40 +139,46 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
         log.error("Queued scenes wait until this is fixed: %s", exc)
         lock.release()
         return 1
-    while True:
-        log_to_file(data_dir, debug=settings.debug_logging)
-        watch = SettingsWatch(
-            current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
-        )
-        try:
-            beats = start_beating(data_dir)
-            queue, notice = open_sound(data_dir, thorough=True, now=wall_now())
-            with queue:
-                queue.clear_leases()
-            if notice is not None:  # the next task relays it to the Stash log, and repeats it
-                log.warning("%s", notice.sentence())
-            log.info("Drainer started; draining the queue.")
-            tally = await run_pipeline(
-                settings, conn, mode="drainer", heartbeat=(beats, HEARTBEAT_SECONDS), watch=watch
+    with open_doorbell() as doorbell:  # hooks ring it after queueing (actors/doorbell.py)
+        while True:
+            log_to_file(data_dir, debug=settings.debug_logging)
+            watch = SettingsWatch(
+                current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
             )
-            log.info(
-                "Drainer stopping: %s (%d synced, %d failed).",
-                tally.stop_reason,
-                tally.synced,
-                tally.failed,
-            )
-        finally:
-            stop_beating(data_dir)
-            lock.release()
-        if tally.stop_reason == SWITCHED_OFF:
-            return 0
-        if watch.changed is not None:  # a fixed token or address: go on with it at once
-            settings = watch.changed
-            if not lock.try_acquire():
+            try:
+                beats = start_beating(data_dir, wake=doorbell.getsockname()[1])
+                queue, notice = open_sound(data_dir, thorough=True, now=wall_now())
+                with queue:
+                    queue.clear_leases()
+                if notice is not None:  # the next task relays it to the Stash log, and repeats it
+                    log.warning("%s", notice.sentence())
+                log.info("Drainer started; draining the queue.")
+                tally = await run_pipeline(
+                    settings,
+                    conn,
+                    mode="drainer",
+                    heartbeat=(beats, HEARTBEAT_SECONDS),
+                    watch=watch,
+                    doorbell=doorbell,
+                )
+                log.info(
+                    "Drainer stopping: %s (%d synced, %d failed).",
+                    tally.stop_reason,
+                    tally.synced,
+                    tally.failed,
+                )
+            finally:
+                stop_beating(data_dir)
+                lock.release()
+            if tally.stop_reason == SWITCHED_OFF:
                 return 0
-            continue
-        if tally.held_back or tally.stop_reason.startswith("reached"):
-            return 1 if tally.held_back else 0
-        with JobQueue(data_dir) as queue:
-            if queue.pending_count() == 0 or not lock.try_acquire():
-                return 0
+            if watch.changed is not None:  # a fixed token or address: go on with it at once
+                settings = watch.changed
+                if not lock.try_acquire():
+                    return 0
+                continue
+            if tally.held_back or tally.stop_reason.startswith("reached"):
+                return 1 if tally.held_back else 0
+            with JobQueue(data_dir) as queue:
+                if queue.pending_count() == 0 or not lock.try_acquire():
+                    return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,7 @@ import trio
 
 from plexsync_actors.actors.announce import Announcer
 from plexsync_actors.actors.breaker import BreakerActor, BreakerInput
+from plexsync_actors.actors.doorbell import Doorbell, listen
 from plexsync_actors.actors.drain import DrainActor, Syncer
 from plexsync_actors.actors.gate import BreakerGate
 from plexsync_actors.actors.health import HealthActor, Prober
@@ -164,6 +166,7 @@ def wire(
     now: Callable[[], float] = wall_now,
     rng: random.Random | None = None,
     on_probe: Callable[[], None] | None = None,
+    doorbell: Doorbell | None = None,
 ) -> Pipeline:
     """Build the actors of one run over the persisted state in `stores`."""
     probes = probe_policy(settings)
@@ -220,6 +223,7 @@ def wire(
         outcomes=outcomes_send,
         gate=gate,
         owner=f"{mode}-{uuid.uuid4().hex[:8]}",
+        doorbell=doorbell,
     )
     channels = _Channels(
         breaker_send=breaker_send,
@@ -244,9 +248,11 @@ async def run_pipeline(
     now: Callable[[], float] = wall_now,
     heartbeat: Heartbeat | None = None,
     watch: SettingsWatch | None = None,
+    doorbell: socket.socket | None = None,
 ) -> RunTally:
     """Run the actors of this release until the mode's stop condition (or, with `watch`, until
-    the settings change: `watch.changed` then holds the new ones)."""
+    the settings change: `watch.changed` then holds the new ones). `doorbell`: the UDP socket
+    (`drainer.control.open_doorbell`) whose datagrams wake an idle drain at once."""
     tally = RunTally()
     queue = JobQueue(settings.data_dir, durable=False)  # bookkeeping only: see Database
     announce = Announcer(EventLog(settings.data_dir), now)
@@ -261,6 +267,7 @@ async def run_pipeline(
                 queue=queue,
                 wall_now=now,
             )
+            bell = Doorbell()
             pipeline = wire(
                 settings=settings,
                 mode=mode,
@@ -271,11 +278,23 @@ async def run_pipeline(
                 syncer=syncer,
                 now=now,
                 on_probe=None if watch is None else watch.poke,
+                doorbell=bell,
             )
-            await pipeline.run(tally, on_outcome, heartbeat, None if watch is None else watch.run)
+            async with trio.open_nursery() as nursery:
+                if doorbell is not None:  # a copy: the socket outlives this run
+                    listening = trio.socket.from_stdlib_socket(doorbell.dup())
+                    nursery.start_soon(_listen_then_close, listening, bell)
+                until = None if watch is None else watch.run
+                await pipeline.run(tally, on_outcome, heartbeat, until)
+                nursery.cancel_scope.cancel()
     finally:
         queue.close()
     return tally
+
+
+async def _listen_then_close(sock: trio.socket.SocketType, bell: Doorbell) -> None:
+    with sock:
+        await listen(sock, bell)
 
 
 async def _stop_when(

@@ -1,9 +1,10 @@
 """Can this Python run PlexSync? The interpreter version and the dependencies, in one sentence.
 
 Standard library only, and cheap enough for the hook: it asks the import system's finders for
-the modules without importing them (nor `importlib.util`, which brings `contextlib` along). Task runs also compare the installed versions with the minimums. The release
-zip brings every dependency in its `vendor/` folder, so the fix it names first is installing
-from the plugin source.
+the modules without importing them (nor `importlib.util`, which brings `contextlib` along).
+Task runs also compare the installed versions with the minimums. The release zip brings every
+dependency in its `vendor/` folder, so the fix it names first is installing from the plugin
+source.
 """
 
 from __future__ import annotations

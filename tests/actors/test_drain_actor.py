@@ -10,6 +10,8 @@ import pytest
 import trio
 import trio.testing
 
+from plexsync_actors.actors import drain
+from plexsync_actors.actors.doorbell import Doorbell
 from plexsync_actors.actors.drain import DrainActor, DrainPolicy
 from plexsync_actors.core.retry import RetryPolicy
 from plexsync_actors.errors import (
@@ -269,3 +271,30 @@ async def test_one_scene_stash_cannot_serve_is_retried_then_dead_lettered_and_th
     [entry] = queue.dead_letters()
     assert (entry.scene_id, entry.error_type, entry.attempts) == (1, "StashSceneError", 3)
     assert len(broken) == 9 - RETRY.max_retries
+
+
+async def test_a_ring_wakes_an_idle_drain_before_its_poll(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drain, "POLL_SECONDS", 30.0)  # so a wake-up by the poll stands out
+    bell, syncer = Doorbell(), ScriptedSyncer()
+    send, receive = trio.open_memory_channel[JobOutcome](100)
+    with JobQueue(tmp_path) as queue:
+        actor = DrainActor(
+            queue=queue,
+            syncer=syncer,
+            policy=DrainPolicy(retry=RETRY, idle_exit_seconds=100.0),
+            wall_now=wall,
+            outcomes=send,
+            doorbell=bell,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor.run)
+            await trio.sleep(5.0)  # the actor is idle, waiting
+            queue.enqueue(7, reason="hook", now=wall())
+            bell.ring()
+            await trio.sleep(1.0)
+            nursery.cancel_scope.cancel()
+        receive.close()
+    assert [scene for scene, _ in syncer.calls] == [7]
+    assert syncer.calls[0][1] == pytest.approx(5.0, abs=0.01)  # not at the next poll (30 s)

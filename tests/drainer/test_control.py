@@ -108,9 +108,9 @@ def test_the_spawned_drainer_finds_the_bundle_through_its_pythonpath(
 def test_whether_a_drainer_runs_is_its_fresh_heartbeat_and_never_takes_the_lock(
     tmp_path: Path,
 ) -> None:
-    assert control.drainer_running(tmp_path, now=1000.0) == (False, None, None)
-    control.beat(tmp_path, since=990.0, now=1000.0)
-    assert control.drainer_running(tmp_path, now=1005.0) == (True, os.getpid(), 990.0)
+    assert control.drainer_running(tmp_path, now=1000.0) == (False, None, None, None)
+    control.beat(tmp_path, since=990.0, now=1000.0, wake=4321)
+    assert control.drainer_running(tmp_path, now=1005.0) == (True, os.getpid(), 990.0, 4321)
     assert not control.drainer_running(tmp_path, now=1000.0 + control.STALE_SECONDS).running
     assert not (tmp_path / control.LOCK_NAME).exists()  # nobody probed the lock
     held = control.drainer_lock(tmp_path)

@@ -9,10 +9,14 @@ timing, so the fake does not set the pace. Figures, each the wall time of the wh
 2. Sync All again while every scene is still pending: each job coalesces (version bumped, no
    second row), as a repeated Sync All does before the drainer caught up.
 
-Target: >= 10,000 scenes queued per second. The bench stands in for a running drainer (it keeps
-a fresh heartbeat), so the task queues and leaves the draining to it: a real drainer would take
-CPU from the task being measured. A script, not a test: it prints figures, never asserts timings,
-and exits non-zero only when the set-up itself fails (a wrong count is a set-up failure).
+The task reads pages of scene ids (`findScenes { count scenes { id } }`, ID_PAGE_SIZE a page).
+Before that it read full scene data, 100 a page, plus a count: this script at commit 06ceea5
+serves those pages and measures it. Target: >= 10,000 scenes queued per second.
+
+The bench stands in for a running drainer (it keeps a fresh heartbeat), so the task queues and
+leaves the draining to it: a real drainer would take CPU from the task being measured. A script,
+not a test: it prints figures, never asserts timings, and exits non-zero only when the set-up
+itself fails (a wrong count is a set-up failure).
 """
 
 from __future__ import annotations
@@ -34,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import TOKEN
 
 from plexsync_actors.drainer.control import HEARTBEAT_SECONDS, start_beating
+from plexsync_actors.stash.client import ID_PAGE_SIZE
 from plexsync_actors.testing.harness import Plugin, install_plugin
 from plexsync_actors.testing.loopback import TrackingHTTPServer
 
 SCENES = 100_000
 TARGET = 10_000.0  # scenes queued per second
-PER_PAGE = 100  # what the task asks for (StashClient.find_scenes' default page size)
 VERSION = "v0.30.1"
 _OPERATION = re.compile(rb"query\s+(\w+)")
 
@@ -56,22 +60,6 @@ class Row(NamedTuple):
     target: str
 
 
-def scene_json(n: int) -> dict[str, Any]:
-    """Scene `n` in the shape of PlexSync's scene fragment, as Stash would answer it."""
-    return {
-        "id": str(n),
-        "title": f"Scene {n}",
-        "details": f"Details of scene {n}",
-        "date": f"2024-05-{n % 28 + 1:02d}",
-        "updated_at": f"2024-05-01T12:{n // 3600 % 60:02d}:{n % 60:02d}Z",
-        "studio": {"name": f"Studio {n % 3}"},
-        "performers": [{"name": f"Performer {n}"}, {"name": "Common Performer"}],
-        "tags": [{"name": f"tag-{n}"}, {"name": "shared"}, {"name": "third"}],
-        "files": [{"path": f"/media/scene{n}.mp4"}],
-        "paths": {"screenshot": f"http://127.0.0.1/scene/{n}/screenshot?t=1"},
-    }
-
-
 def answer(data: dict[str, Any]) -> bytes:
     return json.dumps({"data": data}, separators=(",", ":")).encode()
 
@@ -83,12 +71,11 @@ def rendered_answers(settings: dict[str, object]) -> dict[tuple[bytes, int, int]
         (b"PlexSyncPluginSettings", 0, 0): answer(
             {"version": {"version": VERSION}, "configuration": {"plugins": plugins}}
         ),
-        (b"PlexSyncCountScenes", 0, 0): answer({"findScenes": {"count": SCENES}}),
     }
-    for page in range(1, -(-SCENES // PER_PAGE) + 1):
-        ids = range((page - 1) * PER_PAGE + 1, min(page * PER_PAGE, SCENES) + 1)
-        found = {"count": SCENES, "scenes": [scene_json(n) for n in ids]}
-        answers[(b"PlexSyncFindScenes", page, PER_PAGE)] = answer({"findScenes": found})
+    for page in range(1, -(-SCENES // ID_PAGE_SIZE) + 1):
+        ids = range((page - 1) * ID_PAGE_SIZE + 1, min(page * ID_PAGE_SIZE, SCENES) + 1)
+        found = {"count": SCENES, "scenes": [{"id": str(n)} for n in ids]}
+        answers[(b"PlexSyncSceneIds", page, ID_PAGE_SIZE)] = answer({"findScenes": found})
     return answers
 
 
@@ -124,8 +111,6 @@ class RenderedStash(TrackingHTTPServer):
         find = (json.loads(body).get("variables") or {}).get("filter") or {}
         operation = match.group(1) if match else b""
         key = (operation, int(find.get("page") or 0), int(find.get("per_page") or 0))
-        if key[0] == b"PlexSyncCountScenes":
-            key = (key[0], 0, 0)
         found = self.answers.get(key)
         if found is None:
             self.unknown.append(f"{operation.decode()} page {key[1]} per_page {key[2]}")

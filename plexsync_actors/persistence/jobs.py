@@ -17,6 +17,7 @@ from plexsync_actors.persistence.scene_state import SceneStates
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from collections.abc import Sequence
     from typing import NamedTuple as Record
 else:
     from plexsync_actors.core.records import Record
@@ -66,14 +67,20 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
                 (scene_id, reason, now, now, now),
             )
 
-    def enqueue_many(self, scene_ids: list[int], *, reason: str, now: float) -> int:
+    def enqueue_many(self, scene_ids: Sequence[int], *, reason: str, now: float) -> int:
         """Queue many scenes, ENQUEUE_CHUNK to a transaction: a Sync All of 50,000 scenes must
         not hold the write lock so long that the drainer's actors wait on it (their timers
         would freeze)."""
         for start in range(0, len(scene_ids), ENQUEUE_CHUNK):
-            chunk = scene_ids[start : start + ENQUEUE_CHUNK]
-            with self._write() as db:
-                db.executemany(_UPSERT_JOB, [(sid, reason, now, now, now) for sid in chunk])
+            self.enqueue_batch(scene_ids[start : start + ENQUEUE_CHUNK], reason=reason, now=now)
+        return len(scene_ids)
+
+    def enqueue_batch(self, scene_ids: Sequence[int], *, reason: str, now: float) -> int:
+        """Queue `scene_ids` in one transaction, each as `enqueue` would: all or none, and one
+        durable commit (one fsync) for the lot. The caller keeps batches to a few thousand
+        scenes, so the write lock is held for tens of milliseconds at most."""
+        with self._write() as db:
+            db.executemany(_UPSERT_JOB, [(sid, reason, now, now, now) for sid in scene_ids])
         return len(scene_ids)
 
     def drop(self, scene_id: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import aclosing
 from typing import Any
 
 import attrs
@@ -111,34 +112,37 @@ async def _follow_drainer(ctx: TaskContext) -> dict[str, Any]:
 
 
 async def _queue_scenes(ctx: TaskContext, since: dt.datetime | None, label: str) -> dict[str, Any]:
-    ids: list[int] = []
-    async with stash_http_client() as http:
-        stash = StashClient(http, ctx.conn)
-        total = await stash.count_scenes(updated_since=since)
-        async for scene in stash.find_scenes(updated_since=since):
-            ids.append(scene.id)
-            if len(ids) % 100 == 0:
-                # Reading from Stash is most of the work; queueing them is one transaction.
-                ctx.progress.report(0.95 * len(ids) / max(total, len(ids)))
-            if len(ids) % 500 == 0:
-                log.info("Found %d of %d scenes so far.", len(ids), total)
-    with JobQueue(ctx.settings.data_dir) as queue:
-        queue.enqueue_many(ids, reason=label, now=wall_now())
-    clear_notice(ctx.settings.data_dir)  # what a damaged queue lost is queued again
-    if ids:
-        ensure_drainer(ctx.server_connection, ctx.settings.data_dir, now=wall_now())
+    """Queue every scene (or those updated since `since`) from pages of ids, each page in one
+    transaction as it arrives: a running drainer can start on them at once, and a task killed
+    midway keeps every page it read (running it again queues the rest; pending jobs coalesce)."""
+    data_dir = ctx.settings.data_dir
+    queued = 0
+    async with (
+        stash_http_client() as http,
+        aclosing(StashClient(http, ctx.conn).scene_id_pages(updated_since=since)) as pages,
+    ):
+        with JobQueue(data_dir) as queue:
+            async for page in pages:
+                queued += queue.enqueue_batch(page.ids, reason=label, now=wall_now())
+                total = max(page.count, queued)
+                ctx.progress.report(queued / total if total else 1.0)
+                if queued < total:
+                    log.info("Queued %d of %d scenes so far.", queued, total)
+    clear_notice(data_dir)  # what a damaged queue lost is queued again
+    if queued:
+        ensure_drainer(ctx.server_connection, data_dir, now=wall_now())
     ctx.progress.report(1.0)
-    with JobQueue(ctx.settings.data_dir) as queue:
+    with JobQueue(data_dir) as queue:
         waiting = queue.pending_count()
     # The task ends here: following the drain would hold Stash's one job slot for its length.
     log.info(
         "Queued %s (%s); %s now waiting for Plex: the background drainer syncs them, and "
         "Queue Status (or the PlexSync page) shows how far it is.",
-        counted(len(ids), "scene"),
+        counted(queued, "scene"),
         label,
         counted(waiting, "scene"),
     )
-    return {"queued": len(ids)}
+    return {"queued": queued}
 
 
 async def sync_all(ctx: TaskContext) -> dict[str, Any]:

@@ -25,19 +25,21 @@ from plexsync_actors.stash.answers import (
     stash_version_from_answer,
 )
 from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import Image, PluginConfig, Scene
+from plexsync_actors.stash.models import Image, PluginConfig, Scene, SceneIdPage
 from plexsync_actors.stash.queries import (
     API_KEY_QUERY,
-    COUNT_SCENES_QUERY,
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
+    SCENE_IDS_QUERY,
     plugin_settings_query,
 )
 
 logger = logging.getLogger(__name__)
 
-# Some Stash releases silently cap per_page at 1000.
-MAX_PAGE_SIZE = 1000
+# Scene ids a page: 2,000 ids are some 30 KB of JSON, and queueing them holds the queue's write
+# lock for tens of milliseconds. Stash takes any per_page since v0.20.0 (it capped it at 1000
+# before; PlexSync needs v0.26.0) and loads a page's scenes in batches of its own.
+ID_PAGE_SIZE = 2000
 
 
 class StashClient:
@@ -69,10 +71,11 @@ class StashClient:
         raw = data.get("findScene")
         return None if raw is None else _scene_from_json(raw)
 
-    async def find_scenes(
-        self, *, updated_since: datetime.datetime | None = None, page_size: int = 100
-    ) -> AsyncGenerator[Scene, None]:
-        """Every scene (or those updated after `updated_since`), oldest update first, page by page.
+    async def scene_id_pages(
+        self, *, updated_since: datetime.datetime | None = None, page_size: int = ID_PAGE_SIZE
+    ) -> AsyncGenerator[SceneIdPage, None]:
+        """The ids of every scene (or those updated after `updated_since`), a page at a time,
+        lowest id first, each page with the count Stash reports at that moment.
 
         `updated_since` must be timezone-aware. Stash compares `updated_at` as *strings in the
         Stash server's local time*, so it is sent as "YYYY-MM-DD HH:MM:SS" in this machine's
@@ -81,35 +84,23 @@ class StashClient:
         its whole second. Some changes (play count, renaming a tag or performer) do not touch
         `updated_at` and are not found this way.
 
-        Pages are sorted by `updated_at`, so a scene saved during the walk moves to the end: it
-        may be yielded twice, and the scene that slides into its page slot can be missed.
-        `page_size` is capped at `MAX_PAGE_SIZE`. Close the generator when stopping early
-        (`async with contextlib.aclosing(client.find_scenes()) as scenes:`).
+        Pages are sorted by id, which a save during the walk does not change, and new scenes
+        come last: neither moves a scene across a page boundary. A scene deleted during the walk
+        does, and one later scene can then be missed. Close the generator when stopping early
+        (`async with contextlib.aclosing(client.scene_id_pages()) as pages:`).
         """
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
-        per_page = min(page_size, MAX_PAGE_SIZE)
         scene_filter = _updated_since_filter(updated_since)
         page = 1
         while True:
-            page_filter = {
-                "page": page,
-                "per_page": per_page,
-                "sort": "updated_at",
-                "direction": "ASC",
-            }
+            page_filter = {"page": page, "per_page": page_size, "sort": "id", "direction": "ASC"}
             data = await self._query(
-                FIND_SCENES_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
+                SCENE_IDS_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
             )
             count, scenes = _scenes_page(data)
-            for raw in scenes:
-                try:
-                    scene = _scene_from_json(raw)
-                except StashSceneError as exc:
-                    logger.warning("%s It is left out.", exc)
-                    continue
-                yield scene
-            if len(scenes) < per_page or page * per_page >= count:
+            yield SceneIdPage(count=count, ids=_scene_ids(scenes))
+            if len(scenes) < page_size or page * page_size >= count:
                 return
             page += 1
 
@@ -119,14 +110,6 @@ class StashClient:
         data = await self._query(FIND_SCENES_QUERY, {"filter": page, "scene_filter": None})
         _, found = _scenes_page(data)
         return [_scene_from_json(raw) for raw in found]
-
-    async def count_scenes(self, *, updated_since: datetime.datetime | None = None) -> int:
-        """How many scenes `find_scenes` would yield now (same `updated_since` caveats)."""
-        data = await self._query(
-            COUNT_SCENES_QUERY, {"scene_filter": _updated_since_filter(updated_since)}
-        )
-        count, _ = _scenes_page(data, with_scenes=False)
-        return count
 
     async def plugin_config(self, plugin_id: str = PLUGIN_ID) -> PluginConfig:
         """The settings the user saved for `plugin_id` (Stash omits unset keys) and the version
@@ -282,11 +265,11 @@ def stash_local_time(moment: datetime.datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _scenes_page(data: dict[str, Any], *, with_scenes: bool = True) -> tuple[int, list[Any]]:
+def _scenes_page(data: dict[str, Any]) -> tuple[int, list[Any]]:
     try:
         result = data["findScenes"]
         count = int(result["count"])
-        scenes = result["scenes"] if with_scenes else []
+        scenes = result["scenes"]
         if not isinstance(scenes, list):
             raise TypeError("scenes is not a list")
     except (KeyError, TypeError, ValueError) as exc:
@@ -294,6 +277,17 @@ def _scenes_page(data: dict[str, Any], *, with_scenes: bool = True) -> tuple[int
             "Stash answered findScenes in a shape PlexSync cannot read."
         ) from exc
     return count, scenes
+
+
+def _scene_ids(scenes: list[Any]) -> tuple[int, ...]:
+    """The ids of a page; an entry without a readable id is left out with a warning."""
+    ids = []
+    for raw in scenes:
+        try:
+            ids.append(int(raw["id"]))
+        except (KeyError, TypeError, ValueError):
+            logger.warning("Stash answered a scene without a readable id; it is left out.")
+    return tuple(ids)
 
 
 def _scene_from_json(raw: Any) -> Scene:

@@ -22,6 +22,14 @@ class Scene:
 
 
 @attrs.frozen(kw_only=True)
+class SceneIdPage:
+    """One page of a walk through scene ids, and how many scenes Stash counted for it."""
+
+    count: int
+    ids: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
 class PluginConfig:
     """What one settings read tells: the plugin's saved settings and Stash's version."""
 

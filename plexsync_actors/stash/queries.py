@@ -65,11 +65,16 @@ query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType
     + _SCENE_FRAGMENT
 )
 
-# per_page 1, not 0: some Stash releases read per_page 0 as "all scenes".
-COUNT_SCENES_QUERY = """\
-query PlexSyncCountScenes($scene_filter: SceneFilterType) {
-  findScenes(scene_filter: $scene_filter, filter: {per_page: 1}) {
+# Sync All and Sync Recent only choose which scenes to queue (the drainer reads each one in full
+# when it syncs it), so they page through ids: a fraction of the bytes, and no studio,
+# performers, tags or files for Stash to load. Each page carries the count, for progress.
+SCENE_IDS_QUERY = """\
+query PlexSyncSceneIds($filter: FindFilterType, $scene_filter: SceneFilterType) {
+  findScenes(filter: $filter, scene_filter: $scene_filter) {
     count
+    scenes {
+      id
+    }
   }
 }
 """
@@ -87,7 +92,7 @@ query PlexSyncApiKey {
 ALL_QUERIES: tuple[str, ...] = (
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
-    COUNT_SCENES_QUERY,
+    SCENE_IDS_QUERY,
     PLUGIN_SETTINGS_QUERY,
     API_KEY_QUERY,
 )

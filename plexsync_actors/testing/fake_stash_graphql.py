@@ -288,8 +288,9 @@ def _sort_key(sort: str) -> Callable[[FakeScene], tuple[Any, ...]]:
 
 
 def _page(scenes: list[FakeScene], page: int | None, per_page: int | None) -> list[FakeScene]:
-    """Stash's paging: 1-based pages, 25 per page by default, -1 = all, at most 1000."""
-    size = 25 if per_page is None else min(per_page, 1000)
+    """Stash's paging: 1-based pages, 25 per page by default, -1 = all, and no upper bound
+    (Stash dropped its cap of 1000 in v0.20.0: `FindFilterType.GetPageSize`)."""
+    size = 25 if per_page is None else per_page
     if size < 0:
         return scenes
     start = (max(page or 1, 1) - 1) * size

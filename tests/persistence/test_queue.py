@@ -192,3 +192,25 @@ def test_many_scenes_are_queued_in_short_transactions(
     assert queue.enqueue_many(list(range(1, 1201)), reason="all", now=1.0) == 1200
     assert len(commits) == -(-1200 // jobs.ENQUEUE_CHUNK) == 3
     assert queue.pending_count() == 1200
+
+
+def test_a_batch_is_one_transaction_and_coalesces_like_single_saves(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue.enqueue(2, reason="hook", now=1.0)
+    leased = queue.lease_next(owner="a", now=1.0, lease_seconds=60)  # scene 2 is being synced
+    assert leased is not None
+    commits: list[int] = []
+    real = queue._write
+
+    def counting_write():  # type: ignore[no-untyped-def]
+        commits.append(1)
+        return real()
+
+    monkeypatch.setattr(queue, "_write", counting_write)
+    assert queue.enqueue_batch(list(range(1, 2001)), reason="all", now=2.0) == 2000
+    assert len(commits) == 1
+    assert queue.pending_count() == 2000
+    assert queue.complete(leased, now=3.0) is False  # the batch's newer change is kept
+    again = queue.lease_next(owner="a", now=3.0, lease_seconds=60)
+    assert again is not None and (again.scene_id, again.version, again.reason) == (1, 1, "all")

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import attrs
 import graphql
@@ -20,10 +21,10 @@ import pytest
 
 from plexsync_actors.errors import StashSceneError, StashTooOld, StashUnavailable
 from plexsync_actors.stash.answers import require_supported_stash
-from plexsync_actors.stash.client import StashClient, stash_local_time
+from plexsync_actors.stash.client import ID_PAGE_SIZE, StashClient, stash_local_time
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.models import Image, Scene
-from plexsync_actors.stash.queries import ALL_QUERIES, FIND_SCENES_QUERY
+from plexsync_actors.stash.queries import ALL_QUERIES, SCENE_IDS_QUERY
 from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import (
@@ -83,9 +84,15 @@ def connection(fake: FakeStash, *, api_key: str | None = None) -> StashConnectio
     return StashConnection(base_url=fake.url, cookie_name=name, cookie_value=value, api_key=api_key)
 
 
-def find_scenes_requests(fake: FakeStash) -> list[dict[str, object]]:
+def scene_ids_requests(fake: FakeStash) -> list[dict[str, Any]]:
     bodies = [json.loads(r.body) for r in fake.requests if r.path == "/graphql"]
-    return [b["variables"] for b in bodies if b["query"] == FIND_SCENES_QUERY]
+    return [b["variables"] for b in bodies if b["query"] == SCENE_IDS_QUERY]
+
+
+async def walk(client: StashClient, **kwargs: Any) -> list[int]:
+    """Every id `scene_id_pages` yields, in order."""
+    async with aclosing(client.scene_id_pages(**kwargs)) as pages:
+        return [scene_id async for page in pages for scene_id in page.ids]
 
 
 # -- queries against the real schema ----------------------------------------------------------
@@ -195,27 +202,39 @@ async def test_find_scene_returns_none_for_an_unknown_id(
     assert await StashClient(http, connection(fake)).find_scene(404) is None
 
 
-async def test_find_scenes_walks_three_pages_oldest_update_first(
+async def test_scene_id_pages_walk_three_pages_by_id_with_the_count_on_each(
     fake: FakeStash, http: httpx.AsyncClient, clock: SteppingClock
 ) -> None:
     ids = []
     for n in range(7):
         ids.append(fake.add_scene(title=f"scene {n}"))
         clock.advance(seconds=1)
-    fake.update_scene(ids[0], title="touched last")  # now the newest update
+    fake.update_scene(ids[0], title="touched last")  # a save moves no scene in an id walk
 
     client = StashClient(http, connection(fake))
-    async with aclosing(client.find_scenes(page_size=3)) as scenes:
-        seen = [scene.id async for scene in scenes]
+    async with aclosing(client.scene_id_pages(page_size=3)) as walked:
+        pages = [page async for page in walked]
 
-    assert seen == [*ids[1:], ids[0]]
-    pages = [v["filter"] for v in find_scenes_requests(fake)]
-    assert pages == [
-        {"page": n, "per_page": 3, "sort": "updated_at", "direction": "ASC"} for n in (1, 2, 3)
-    ]
+    assert [page.ids for page in pages] == [tuple(ids[0:3]), tuple(ids[3:6]), (ids[6],)]
+    assert [page.count for page in pages] == [7, 7, 7]
+    sent = [v["filter"] for v in scene_ids_requests(fake)]
+    assert sent == [{"page": n, "per_page": 3, "sort": "id", "direction": "ASC"} for n in (1, 2, 3)]
 
 
-async def test_find_scenes_with_updated_since_yields_only_later_updates(
+async def test_scene_id_pages_take_thousands_of_ids_a_page(
+    fake: FakeStash, http: httpx.AsyncClient
+) -> None:
+    for _ in range(ID_PAGE_SIZE + 1):
+        fake.add_scene()
+
+    seen = await walk(StashClient(http, connection(fake)))
+
+    assert seen == list(range(1, ID_PAGE_SIZE + 2))
+    assert [v["filter"]["per_page"] for v in scene_ids_requests(fake)] == [ID_PAGE_SIZE] * 2
+    assert ID_PAGE_SIZE >= 1000  # Stash answers a page of ids cheaply: few round trips
+
+
+async def test_scene_id_pages_with_updated_since_yield_only_later_updates(
     fake: FakeStash, http: httpx.AsyncClient, clock: SteppingClock
 ) -> None:
     old = fake.add_scene(title="old")
@@ -226,13 +245,13 @@ async def test_find_scenes_with_updated_since_yields_only_later_updates(
     client = StashClient(http, connection(fake))
     since = T0 + datetime.timedelta(hours=1)
 
-    async with aclosing(client.find_scenes(updated_since=since)) as scenes:
-        seen = [scene.id async for scene in scenes]
+    async with aclosing(client.scene_id_pages(updated_since=since)) as pages:
+        found = [page async for page in pages]
 
-    assert seen == [new, old]
-    assert await client.count_scenes(updated_since=since) == 2
-    assert await client.count_scenes() == 2
-    sent = find_scenes_requests(fake)[0]["scene_filter"]
+    assert [page.ids for page in found] == [(old, new)]
+    assert found[0].count == 2
+    assert await walk(client) == [old, new]
+    sent = scene_ids_requests(fake)[0]["scene_filter"]
     assert sent == {"updated_at": {"value": stash_local_time(since), "modifier": "GREATER_THAN"}}
 
 
@@ -245,8 +264,7 @@ async def test_updated_since_includes_updates_within_the_same_second(
     since = T0 + datetime.timedelta(seconds=10, microseconds=900_000)
     client = StashClient(http, connection(fake))
 
-    async with aclosing(client.find_scenes(updated_since=since)) as scenes:
-        assert [scene.id async for scene in scenes] == [scene_id]
+    assert await walk(client, updated_since=since) == [scene_id]
 
 
 def test_updated_since_is_formatted_as_local_wall_time() -> None:
@@ -279,7 +297,8 @@ def test_updated_since_filter_works_when_local_time_is_not_utc() -> None:
                 since = datetime.datetime(2024, 5, 1, 20, 30, tzinfo=UTC)
                 async with httpx.AsyncClient() as http:
                     client = StashClient(http, StashConnection(base_url=fake.url))
-                    seen = [s.id async for s in client.find_scenes(updated_since=since)]
+                    pages = client.scene_id_pages(updated_since=since)
+                    seen = [i async for page in pages for i in page.ids]
                 assert seen == [later], seen
                 assert stash_local_time(since) == "2024-05-02 02:00:00"
                 assert fake.invalid_queries == []
@@ -296,8 +315,7 @@ def test_updated_since_filter_works_when_local_time_is_not_utc() -> None:
 async def test_page_size_must_be_positive(fake: FakeStash, http: httpx.AsyncClient) -> None:
     client = StashClient(http, connection(fake))
     with pytest.raises(ValueError, match="page_size"):
-        async with aclosing(client.find_scenes(page_size=0)) as scenes:
-            [scene async for scene in scenes]
+        await walk(client, page_size=0)
 
 
 # -- settings, API key, screenshots -----------------------------------------------------------

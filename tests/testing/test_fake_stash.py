@@ -143,6 +143,16 @@ def test_find_scenes_pages_sorts_and_counts_like_stash(
     assert ids({"sort": "id"}, ids=["2", "4"]) == (2, [2, 4])
 
 
+def test_find_scenes_pages_have_no_upper_size_as_since_stash_v0_20(
+    fake: FakeStash, http: httpx.Client
+) -> None:
+    for _ in range(1001):
+        fake.add_scene()
+    find = {"sort": "id", "direction": "ASC", "page": 1, "per_page": 1001}
+    result = data(post(http, fake, FIND_SCENES, {"filter": find}))["findScenes"]
+    assert len(result["scenes"]) == result["count"] == 1001
+
+
 def test_updated_at_filter_compares_stash_local_time_text(
     fake: FakeStash, http: httpx.Client, clock: SteppingClock
 ) -> None:

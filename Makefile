@@ -46,11 +46,10 @@ soak: $(STAMP)
 dist: $(STAMP)
 	$(BIN)/python release/build_dist.py
 
+# Every benchmark (under 10 minutes): a markdown table of figures and targets, also written to
+# bench/RESULTS.md. Ratios measured in one run are what count on a shared machine.
 bench: $(STAMP)
-	$(BIN)/python bench/hook_latency.py
-	$(BIN)/python bench/e2e_latency.py
-	$(BIN)/python bench/recovery.py
-	$(BIN)/python bench/sync_all.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/ui/node_modules

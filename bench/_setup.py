@@ -18,6 +18,15 @@ TOKEN = "bench-token"
 def bench_world(
     scenes: int, **settings: object
 ) -> Iterator[tuple[Plugin, FakePlex, dict[int, int]]]:
+    with bench_world_with_stash(scenes, **settings) as (plugin, plex, _stash, pairs):
+        yield plugin, plex, pairs
+
+
+@contextlib.contextmanager
+def bench_world_with_stash(
+    scenes: int, **settings: object
+) -> Iterator[tuple[Plugin, FakePlex, FakeStash, dict[int, int]]]:
+    """`scenes` scenes in Stash, each with its movie in Plex (`pairs`: scene id -> rating key)."""
     with tempfile.TemporaryDirectory(prefix="plexsync-bench-") as tmp:
         root = Path(tmp)
         stash_dir = root / "stash"
@@ -38,6 +47,6 @@ def bench_world(
                     pairs[sid] = plex.add_movie(section, f"/media/s{n}.mp4", title=f"s{n}")
                 plugin = Plugin(install_plugin(root / "plugins"), stash.server_connection(), root)
                 try:
-                    yield plugin, plex, pairs
+                    yield plugin, plex, stash, pairs
                 finally:
                     kill_drainer(stash_dir / "plugin_data" / "PlexSync")

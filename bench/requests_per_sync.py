@@ -20,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+# This checkout's package first (the harness installs the plugin from the package imported),
+# whatever another checkout an editable install points to.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import bench_world_with_stash
 

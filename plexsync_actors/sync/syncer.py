@@ -85,6 +85,7 @@ class SceneSyncer:
             items = await self.matcher.stored_items(scene, stored)
             if items is not None:
                 return items, True
+            log.debug("Scene %s: its stored Plex items are no longer its match.", scene.id)
             self._queue.forget_match(scene.id)
         items = await self.matcher.find_items(scene)
         if self.matcher.is_match(scene, items):

@@ -61,6 +61,15 @@ def released_plugin(plugins_root: Path) -> Path:
 def bench_world(
     scenes: int, *, released: bool = False, **settings: object
 ) -> Iterator[tuple[Plugin, FakePlex, dict[int, int]]]:
+    with bench_world_with_stash(scenes, released=released, **settings) as (plugin, plex, _, pairs):
+        yield plugin, plex, pairs
+
+
+@contextlib.contextmanager
+def bench_world_with_stash(
+    scenes: int, *, released: bool = False, **settings: object
+) -> Iterator[tuple[Plugin, FakePlex, FakeStash, dict[int, int]]]:
+    """`scenes` scenes in Stash, each with its movie in Plex (`pairs`: scene id -> rating key)."""
     with tempfile.TemporaryDirectory(prefix="plexsync-bench-") as tmp:
         root = Path(tmp)
         stash_dir = root / "stash"
@@ -86,6 +95,6 @@ def bench_world(
                     plugin_dir, python = install_plugin(root / "plugins"), sys.executable
                 plugin = Plugin(plugin_dir, stash.server_connection(), root, python=python)
                 try:
-                    yield plugin, plex, pairs
+                    yield plugin, plex, stash, pairs
                 finally:
                     kill_drainer(stash_dir / "plugin_data" / "PlexSync")

@@ -23,7 +23,7 @@ else:
 DB_NAME = "queue.sqlite3"
 # Written once the schema exists: a queue file found empty after that was damaged, not new.
 CREATED_NAME = "queue.created"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HISTORY_LIMIT = 50
 
 _SCHEMA = """
@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS scene_state (
     poster_sha256 TEXT,
     updated_at REAL NOT NULL,
     PRIMARY KEY (scene_id, rating_key)
+);
+CREATE TABLE IF NOT EXISTS scene_match (
+    scene_id INTEGER PRIMARY KEY,
+    items TEXT NOT NULL,
+    sections TEXT NOT NULL,
+    matched_at REAL NOT NULL
 );
 """
 
@@ -195,6 +201,12 @@ class Database:
                        WITHOUT ROWID"""
                 )
                 found = "3"
+            if found == "3":  # 3 -> 4: the items each scene's last full match found
+                db.execute(
+                    """CREATE TABLE IF NOT EXISTS scene_match (scene_id INTEGER PRIMARY KEY,
+                           items TEXT NOT NULL, sections TEXT NOT NULL, matched_at REAL NOT NULL)"""
+                )
+                found = "4"
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
 
     def close(self) -> None:

@@ -88,6 +88,7 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
         with self._write() as db:
             cur = db.execute("DELETE FROM jobs WHERE scene_id = ?", (scene_id,))
             db.execute("DELETE FROM scene_state WHERE scene_id = ?", (scene_id,))
+            db.execute("DELETE FROM scene_match WHERE scene_id = ?", (scene_id,))
         return cur.rowcount > 0
 
     # -- consumer ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Per-scene sync memory: what PlexSync last wrote to each Plex item, and its poster."""
+"""Per-scene sync memory: what PlexSync last wrote to each Plex item, its poster, and which items
+the scene's last full match found."""
 
 from __future__ import annotations
 
@@ -8,7 +9,20 @@ from plexsync_actors.persistence.database import Database
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
+    from collections.abc import Iterable
     from typing import Any
+    from typing import NamedTuple as Record
+else:
+    from plexsync_actors.core.records import Record
+
+
+class StoredMatch(Record):
+    """The items (rating key, library id) a scene's last full match found, one per library, and
+    the libraries that match searched."""
+
+    items: tuple[tuple[str, str], ...]
+    sections: frozenset[str]
+    matched_at: float
 
 
 class SceneStates(Database):
@@ -53,3 +67,39 @@ class SceneStates(Database):
                     now,
                 ),
             )
+
+    def stored_match(self, scene_id: int) -> StoredMatch | None:
+        """The scene's last full match, or None (never matched, or forgotten)."""
+        row = self._db.execute(
+            "SELECT items, sections, matched_at FROM scene_match WHERE scene_id = ?", (scene_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            items = tuple((str(key), str(section)) for key, section in json.loads(row[0]))
+            sections = frozenset(str(section) for section in json.loads(row[1]))
+        except (ValueError, TypeError):
+            return None  # only a shortcut: the next full match writes it again
+        return StoredMatch(items=items, sections=sections, matched_at=float(row[2]))
+
+    def save_match(
+        self,
+        scene_id: int,
+        *,
+        items: Iterable[tuple[str, str]],
+        sections: Iterable[str],
+        now: float,
+    ) -> None:
+        pairs = sorted({(str(key), str(section)) for key, section in items})
+        with self._write() as db:
+            db.execute(
+                """INSERT INTO scene_match (scene_id, items, sections, matched_at)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (scene_id) DO UPDATE SET items = excluded.items,
+                       sections = excluded.sections, matched_at = excluded.matched_at""",
+                (scene_id, json.dumps(pairs), json.dumps(sorted(set(sections))), now),
+            )
+
+    def forget_match(self, scene_id: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM scene_match WHERE scene_id = ?", (scene_id,))

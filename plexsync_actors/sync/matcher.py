@@ -1,7 +1,8 @@
 """Finding the Plex item(s) of a Stash scene by exact file path (contract §7).
 
 The drainer's syncer and Check Setup share this one matcher, so Check Setup calls a scene matched
-exactly when the drainer would sync it.
+exactly when the drainer would sync it. The syncer reads a scene matched before back by the rating
+keys of that match (`stored_items`), the same exact comparison deciding.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from plexsync_actors.errors import PlexNotFound, PlexPermanentError
+from plexsync_actors.persistence.scene_state import StoredMatch
 from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.plex.models import PlexItem, Section
 from plexsync_actors.settings import Settings
@@ -53,7 +55,7 @@ class ItemMatcher:
         """Every item (one per library at most) with a part equal to one of the scene's files."""
         if not scene.files:
             raise PlexNotFound(f"Scene {scene.id} has no file in Stash to match in Plex.")
-        paths = [apply_path_map(p, self._settings.path_map) for p in scene.files]
+        paths = self._paths(scene)
         listed: dict[str, PlexItem] = {}
         for section in await self.movie_sections():
             for path in paths:
@@ -86,6 +88,44 @@ class ItemMatcher:
                 "needs fixing."
             )
         return found
+
+    async def stored_items(self, scene: Scene, stored: StoredMatch) -> list[PlexItem] | None:
+        """The items of the scene's last full match, read in full by rating key, if they still
+        are its match: each holds one of the scene's files in a library still searched, and
+        together they hold all of them. None otherwise (an item gone, a file moved, a library
+        added or dropped): the caller then matches afresh.
+
+        One read per item, which the diff needs anyway, replaces a `file=` listing per library
+        (PMS matches that by folder, so it grows with the folder). The price: an item Plex adds
+        later for the same file, in a library already searched, is found only once these stop
+        being the match."""
+        paths = self._paths(scene)
+        wanted = {section.id for section in await self.movie_sections()}
+        if not paths or not stored.items or stored.sections != wanted:
+            return None
+        items = []
+        for rating_key, section_id in stored.items:
+            try:
+                item = await self._plex.metadata(rating_key, section_id)
+            except PlexNotFound:
+                return None
+            if item.section_id not in wanted:
+                return None
+            items.append(item)
+        return items if self.is_match(scene, items) else None
+
+    def is_match(self, scene: Scene, items: list[PlexItem]) -> bool:
+        """Whether every item has a part equal to one of the scene's files and every file is a
+        part of one of them (worth keeping: then reading `items` again finds the scene)."""
+        paths = self._paths(scene)
+        parts = [part for item in items for part in item.files]
+        return all(any(same_file(part, path) for part in parts) for path in paths) and all(
+            any(same_file(part, path) for part in item.files for path in paths) for item in items
+        )
+
+    def _paths(self, scene: Scene) -> list[str]:
+        """The scene's files as Plex sees them (after path_map)."""
+        return [apply_path_map(p, self._settings.path_map) for p in scene.files]
 
     def _exact(self, scene: Scene, items: Iterable[PlexItem], paths: list[str]) -> list[PlexItem]:
         """The items with a part equal to one of `paths`; several in one library is ambiguous."""

@@ -59,13 +59,13 @@ class SceneSyncer:
         if scene is None:
             self._queue.drop(scene_id)
             return SyncResult(detail="deleted in Stash")
-        items = await self.matcher.find_items(scene)
+        items, full = await self._find_items(scene)
         screenshot = _Screenshot(self._stash, scene)
         changed: list[str] = []
         pending = False
         for item in items:
             item_changed, item_pending = await self._sync_item(
-                scene, item, screenshot, poster_only=poster_only
+                scene, item, screenshot, poster_only=poster_only, full=full
             )
             changed.extend(item_changed)
             pending = pending or item_pending
@@ -74,13 +74,39 @@ class SceneSyncer:
             detail += "; Stash has no cover for it yet"
         return SyncResult(detail=detail, poster_pending=pending)
 
+    async def _find_items(self, scene: Scene) -> tuple[list[PlexItem], bool]:
+        """The scene's items, and whether they were read in full (else they come from listings).
+
+        A scene matched before is looked up by the rating keys that match found; a full match
+        when there are none or they no longer hold the scene's files, and it is kept for next
+        time when it is exact (a loose file-name match is never taken on trust)."""
+        stored = self._queue.stored_match(scene.id)
+        if stored is not None:
+            items = await self.matcher.stored_items(scene, stored)
+            if items is not None:
+                return items, True
+            log.debug("Scene %s: its stored Plex items are no longer its match.", scene.id)
+            self._queue.forget_match(scene.id)
+        items = await self.matcher.find_items(scene)
+        if self.matcher.is_match(scene, items):
+            sections = [section.id for section in await self.matcher.movie_sections()]
+            keys = [(item.rating_key, item.section_id) for item in items]
+            self._queue.save_match(scene.id, items=keys, sections=sections, now=self._now())
+        return items, False
+
     async def _sync_item(
-        self, scene: Scene, listed: PlexItem, screenshot: _Screenshot, *, poster_only: bool
+        self,
+        scene: Scene,
+        found: PlexItem,
+        screenshot: _Screenshot,
+        *,
+        poster_only: bool,
+        full: bool,
     ) -> tuple[list[str], bool]:
         """One item: the metadata PUT first, so a poster problem never holds the metadata back,
         then the poster. Returns the fields changed and whether the poster is still to come."""
         # Listings truncate tag lists: always diff against the full item.
-        item = await self._plex.metadata(listed.rating_key, listed.section_id)
+        item = found if full else await self._plex.metadata(found.rating_key, found.section_id)
         written, poster_url, poster_hash = self._queue.scene_state(scene.id, item.rating_key)
         plan = plan_edit(scene, item, self._settings, written)
         params = [] if poster_only else list(plan.params)

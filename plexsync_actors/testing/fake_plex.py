@@ -57,6 +57,7 @@ class FakePlex:
         self._sections: dict[int, Section] = {}
         self._items: dict[int, FakeItem] = {}
         self._next_location_id = 1
+        self._next_rating_key = FIRST_RATING_KEY  # PMS never hands a ratingKey out twice
         self._down = False
         self._status_fault: int | None = None
         self._item_faults: dict[int, int] = {}
@@ -101,7 +102,8 @@ class FakePlex:
         with self.lock:
             if section_id not in self._sections:
                 raise KeyError(f"no section {section_id}")
-            rating_key = FIRST_RATING_KEY + len(self._items)
+            rating_key = self._next_rating_key
+            self._next_rating_key += 1
             self._items[rating_key] = FakeItem(
                 rating_key=rating_key,
                 section_id=section_id,
@@ -116,6 +118,12 @@ class FakePlex:
                 collections=list(collections),
             )
             return rating_key
+
+    def remove_movie(self, rating_key: int) -> None:
+        """Plex drops the item (its file is gone and the trash was emptied): from now on its
+        ratingKey answers 404 and no listing shows it."""
+        with self.lock:
+            del self._items[rating_key]
 
     def item(self, rating_key: int) -> FakeItem:
         """The live item (KeyError if there is none)."""

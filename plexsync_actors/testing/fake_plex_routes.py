@@ -113,7 +113,14 @@ def get_item(plex: FakePlex, call: Call) -> Answer:
     item = plex._items.get(call.ids[0])
     if item is None:
         return wire.error(404)
-    payload = {"size": 1, "Metadata": [library.metadata(item, full=True)]}
+    section = plex._sections[item.section_id]
+    # PMS names the item's library on the container as well as on the item.
+    payload = {
+        "size": 1,
+        "librarySectionID": section.id,
+        "librarySectionTitle": section.title,
+        "Metadata": [library.metadata(item, full=True)],
+    }
     return wire.container(payload, call.as_json)
 
 

@@ -88,6 +88,22 @@ def test_hooks_bring_five_scenes_into_plex_locked_and_tag_removal_follows(
     assert fake_stash.invalid_queries == []
 
 
+def test_a_later_edit_reads_the_item_by_its_stored_key_and_lists_no_folder(
+    plugin: Plugin, fake_plex: tuple[FakePlex, FakePlexServer], fake_stash: FakeStash
+) -> None:
+    plex, _ = fake_plex
+    ((scene_id, rating_key),) = library(plex, fake_stash, 1).items()
+    assert plugin.hook(scene_id).returncode == 0
+    assert wait_for(lambda: in_sync(plex, fake_stash, scene_id, rating_key), 30)
+    start = len(plex.requests)
+    fake_stash.update_scene(scene_id, title="Edited later")
+    assert plugin.hook(scene_id).returncode == 0  # the drainer may have exited: kept on disk
+    assert wait_for(lambda: plex.item(rating_key).title == "Edited later", 30)
+    later = plex.requests[start:]
+    assert [r for r in later if "file=" in r.query or "title=" in r.query] == []
+    assert [r.method for r in later if r.path == f"/library/metadata/{rating_key}"] == ["GET"]
+
+
 def test_forty_parallel_hooks_all_answer_and_all_reach_plex(
     plugin: Plugin, fake_plex: tuple[FakePlex, FakePlexServer], fake_stash: FakeStash
 ) -> None:

@@ -137,6 +137,48 @@ def test_scene_state_round_trips(queue: JobQueue) -> None:
     assert queue.scene_state(1, "100") == ({"title": "A"}, "u", "h")
 
 
+def test_a_scenes_match_round_trips_and_goes_with_the_scene(queue: JobQueue) -> None:
+    assert queue.stored_match(1) is None
+    queue.save_match(1, items=[("101", "2"), ("100", "1")], sections=["2", "1"], now=5.0)
+    stored = queue.stored_match(1)
+    assert stored is not None
+    assert stored.items == (("100", "1"), ("101", "2"))
+    assert (stored.sections, stored.matched_at) == (frozenset({"1", "2"}), 5.0)
+    queue.save_match(1, items=[("200", "1")], sections=["1"], now=6.0)  # a new match replaces
+    assert queue.stored_match(1) == ((("200", "1"),), frozenset({"1"}), 6.0)
+    queue.forget_match(1)
+    assert queue.stored_match(1) is None
+    queue.save_match(2, items=[("300", "1")], sections=["1"], now=7.0)
+    queue.enqueue(2, reason="hook", now=7.0)
+    queue.drop(2)  # deleted in Stash
+    assert queue.stored_match(2) is None
+
+
+def test_a_queue_written_by_schema_3_is_migrated_keeping_its_scene_state(tmp_path: Path) -> None:
+    import sqlite3
+
+    from plexsync_actors.persistence import database
+
+    v3_schema = database._SCHEMA[: database._SCHEMA.index("CREATE TABLE IF NOT EXISTS scene_match")]
+    db = sqlite3.connect(tmp_path / database.DB_NAME)
+    db.executescript(v3_schema)
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema', '3')")
+    db.execute(
+        "INSERT INTO scene_state (scene_id, rating_key, written, updated_at)"
+        """ VALUES (7, '100', '{"title": "A"}', 1)"""
+    )
+    db.commit()
+    db.close()
+    with JobQueue(tmp_path) as queue:
+        assert queue.scene_state(7, "100") == ({"title": "A"}, None, None)
+        assert queue.stored_match(7) is None
+        queue.save_match(7, items=[("100", "1")], sections=["1"], now=2.0)
+    with JobQueue(tmp_path) as queue:
+        assert queue.stored_match(7) is not None
+        schema = queue._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        assert schema == (str(database.SCHEMA_VERSION),)
+
+
 def test_a_queue_written_by_schema_1_is_migrated_keeping_its_jobs(tmp_path: Path) -> None:
     import sqlite3
 

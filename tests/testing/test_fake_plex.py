@@ -179,6 +179,27 @@ def test_listings_truncate_tags_but_full_metadata_has_them_all(
     assert full["thumb"] == f"/library/metadata/{key}/thumb/{full['updatedAt']}"
 
 
+def test_an_item_read_by_rating_key_names_its_library_and_files_and_a_removed_one_is_404(
+    plex: FakePlex, client: httpx.Client
+) -> None:
+    plex.add_section("Movies", ["/media/movies"])
+    other = plex.add_section("Other", ["/media/other"])
+    gone = plex.add_movie(other, "/media/other/gone.mp4")
+    key = plex.add_movie(other, ["/media/other/a.mp4", "/media/other/a-4k.mp4"])
+    container = client.get(f"/library/metadata/{key}").json()["MediaContainer"]
+    assert (container["librarySectionID"], container["librarySectionTitle"]) == (other, "Other")
+    (item,) = container["Metadata"]
+    assert (item["ratingKey"], item["librarySectionID"]) == (str(key), other)
+    parts = [part["file"] for media in item["Media"] for part in media["Part"]]
+    assert parts == ["/media/other/a.mp4", "/media/other/a-4k.mp4"]
+    plex.remove_movie(gone)
+    assert client.get(f"/library/metadata/{gone}").status_code == 404
+    assert client.get("/library/metadata/999999").status_code == 404
+    listed = client.get(f"/library/sections/{other}/all?type=1").json()["MediaContainer"]
+    assert [m["ratingKey"] for m in listed["Metadata"]] == [str(key)]
+    assert plex.add_movie(other, "/media/other/new.mp4") not in (gone, key)  # never reused
+
+
 def test_xml_listing_has_the_same_shape(plex: FakePlex) -> None:
     a_movie(plex, genres=["g1", "g2", "g3"])
     xml_client = httpx.Client(

@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hook_latency.py
 	$(BIN)/python bench/e2e_latency.py
 	$(BIN)/python bench/recovery.py
+	$(BIN)/python bench/bucket_accuracy.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/ui/node_modules

@@ -54,15 +54,24 @@ def start_ramp(bucket: Bucket, now: float) -> Bucket:
     return Bucket(tokens=0.0, last_refill=now, ramp_start=now)
 
 
+def _jobs_between(bucket: Bucket, start: float, end: float, policy: RampPolicy) -> float:
+    """The integral of the rate cap over [start, end]: the jobs it allows in that interval."""
+    if bucket.ramp_start is not None:
+        ramp_end = bucket.ramp_start + policy.ramp_seconds
+        if start < ramp_end < end:
+            # The rate bends where the ramp ends; the midpoint rule is exact on each straight part
+            # but would overshoot across the bend.
+            return _jobs_between(bucket, start, ramp_end, policy) + _jobs_between(
+                bucket, ramp_end, end, policy
+            )
+    return max(0.0, end - start) * rate_at(bucket, (start + end) / 2.0, policy)
+
+
 def _refill(bucket: Bucket, now: float, policy: RampPolicy) -> Bucket:
     if bucket.last_refill is None:
         return attrs.evolve(bucket, tokens=1.0, last_refill=now)
-    elapsed = max(0.0, now - bucket.last_refill)
-    # Integrate the rate over the interval at its midpoint: exact for the linear ramp.
-    rate = rate_at(bucket, bucket.last_refill + elapsed / 2.0, policy)
-    return attrs.evolve(
-        bucket, tokens=min(1.0 + CARRY, bucket.tokens + elapsed * rate), last_refill=now
-    )
+    credit = _jobs_between(bucket, bucket.last_refill, now, policy)
+    return attrs.evolve(bucket, tokens=min(1.0 + CARRY, bucket.tokens + credit), last_refill=now)
 
 
 def take(bucket: Bucket, now: float, policy: RampPolicy) -> tuple[Bucket, float]:

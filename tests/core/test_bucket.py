@@ -88,6 +88,14 @@ def test_ramp_is_active_only_during_ramp_seconds() -> None:
     assert rate_at(Bucket(), 0.0, POLICY) == 20.0
 
 
+def test_a_refill_across_the_end_of_the_ramp_credits_exactly_what_the_policy_allows() -> None:
+    steep = RampPolicy(initial_rate=1.0, max_rate=101.0, ramp_seconds=0.5)
+    bucket = Bucket(tokens=0.0, last_refill=0.495, ramp_start=0.0)
+    _, wait = take(bucket, 0.504, steep)
+    # The midpoint 0.4995 lies on the ramp; its rate over the whole interval would overshoot.
+    assert wait == pytest.approx((1.0 - policy_jobs(0.495, 0.504, 0.0, steep)) / 101.0)
+
+
 def test_greedy_caller_achieves_the_ramp_within_five_percent() -> None:
     times = greedy(start_ramp(Bucket(), 0.0), 0.0, 400.0, POLICY)
     for a, b in [(0, 20), (140, 160), (280, 300), (300, 400)]:

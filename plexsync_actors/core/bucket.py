@@ -3,9 +3,15 @@
 After a recovery the rate rises linearly from `initial_rate` to `max_rate` over `ramp_seconds`
 (RECV-04). If more than 30 % of the last 20 jobs of a ramp failed, the rate halves (never below
 1 job/s) and the ramp goes on from there. Rates are caps, never bursts, so a just-recovered
-Plex is not flattened: the bucket holds one token plus CARRY, a quarter token that absorbs the
-sender waking a little late (without it every late wake-up is lost and the achieved rate sags
-below the cap); over any window it admits at most rate x window + 1.25 jobs.
+Plex is not flattened: the bucket holds one token plus the carry, CARRY_SECONDS' worth of tokens at
+the current rate. The carry credits a sender that wakes late (trio's sleeps are epoll timeouts in
+whole milliseconds rounded up, and a busy machine adds wake-up latency), so its next wait is that
+much shorter; without it each late wake-up is lost and the achieved rate sags below the cap. Held
+in time, not tokens, it absorbs the same lateness at any rate: a quarter token is 12.5 ms at
+20 jobs/s but 0.25 ms at 1,000, less than one millisecond's rounding.
+
+Over any window [a, b] the bucket admits at most 1 + the integral of the ramp's rate over [a, b]
++ CARRY_SECONDS x the highest rate in [a, b] jobs; at a steady rate, rate x (window + 10 ms) + 1.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import attrs
 WINDOW = 20
 FAILURE_SHARE = 0.3
 MIN_RATE = 1.0
-CARRY = 0.25
+# Lateness forgiven: ten times epoll's millisecond, room for a loaded machine's wake-ups, yet
+# only rate/100 jobs beyond the one token.
+CARRY_SECONDS = 0.01
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +79,8 @@ def _refill(bucket: Bucket, now: float, policy: RampPolicy) -> Bucket:
     if bucket.last_refill is None:
         return attrs.evolve(bucket, tokens=1.0, last_refill=now)
     credit = _jobs_between(bucket, bucket.last_refill, now, policy)
-    return attrs.evolve(bucket, tokens=min(1.0 + CARRY, bucket.tokens + credit), last_refill=now)
+    full = 1.0 + CARRY_SECONDS * rate_at(bucket, now, policy)
+    return attrs.evolve(bucket, tokens=min(full, bucket.tokens + credit), last_refill=now)
 
 
 def take(bucket: Bucket, now: float, policy: RampPolicy) -> tuple[Bucket, float]:

@@ -7,6 +7,10 @@ own: epoll's whole-millisecond timeouts plus the scheduler on a shared machine. 
 so the rate is the bucket's alone. 10,000 acquisitions at 200 and 1,000 jobs/s; at 20 jobs/s
 10,000 would take 500 s, so 600 (30 s) keep the whole script near 90 s.
 
+Beside each figure: the stalls, gaps between admissions longer than one interval plus the carry.
+No bucket that caps can make up for those (it would have to burst), so on a busy machine they show
+how much of a shortfall is the machine's rather than the bucket's.
+
 `main()` returns the figures as rows (figure, measured, target) for another script's table; the
 rows are printed as one JSON line too. A script, not a test: it prints, it never asserts on timing.
 """
@@ -14,6 +18,7 @@ rows are printed as one JSON line too. A script, not a test: it prints, it never
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from typing import NamedTuple
 
@@ -24,7 +29,7 @@ from plexsync_actors.actors.gate import BreakerGate
 from plexsync_actors.actors.watch import Watch
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core.breaker import Closed
-from plexsync_actors.core.bucket import RampPolicy
+from plexsync_actors.core.bucket import CARRY_SECONDS, RampPolicy
 
 RUNS = ((20.0, 600), (200.0, 10_000), (1000.0, 10_000))  # (cap in jobs/s, acquisitions)
 TARGET_PERCENT = 1.0
@@ -64,15 +69,25 @@ async def admitted_at(rate: float, count: int) -> list[float]:
     return times
 
 
+def stalls(times: list[float], rate: float) -> tuple[int, float]:
+    """Gaps the carry cannot absorb, and the time they went beyond it."""
+    allowed = 1.0 / rate + CARRY_SECONDS
+    beyond = [b - a - allowed for a, b in itertools.pairwise(times) if b - a > allowed]
+    return len(beyond), sum(beyond)
+
+
 def measure(rate: float, count: int) -> Row:
     times = trio.run(functools.partial(admitted_at, rate, count))
     # A fresh bucket admits the first job at once: count - 1 intervals are paced by the cap.
-    achieved = (count - 1) / (times[-1] - times[0])
+    elapsed = times[-1] - times[0]
+    achieved = (count - 1) / elapsed
     error = (achieved / rate - 1.0) * 100.0
+    stalled, lost = stalls(times, rate)
     print(
-        f"{rate:6.0f} jobs/s cap, {count:,} acquisitions in {times[-1] - times[0]:5.1f} s: "
+        f"{rate:6.0f} jobs/s cap, {count:,} acquisitions in {elapsed:5.1f} s: "
         f"achieved {achieved:8.2f} jobs/s, error {error:+6.2f} % "
-        f"(target within {TARGET_PERCENT:.0f} %)"
+        f"(target within {TARGET_PERCENT:.0f} %); {stalled} stalls past the "
+        f"{CARRY_SECONDS * 1000:.0f} ms carry, {lost / elapsed * 100:.2f} % of the run"
     )
     return Row(
         f"bucket rate error at {rate:.0f} jobs/s ({count:,} acquisitions)",

@@ -20,10 +20,15 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import sys
+from pathlib import Path
 from typing import NamedTuple
 
 import trio
 
+# Measure the bucket of the checkout this script is in, even when the virtualenv has another one
+# installed (a git worktree sharing a virtualenv).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plexsync_actors.actors.announce import Announcer
 from plexsync_actors.actors.gate import BreakerGate
 from plexsync_actors.actors.watch import Watch

@@ -62,6 +62,9 @@ class BreakerGate:
                 self.bucket, wait = bucket_core.take(self.bucket, self._now(), self._policy)
                 if wait <= 0.0:
                     return True
+                # Trio wakes up to a millisecond late (epoll rounds timeouts up), more on a busy
+                # machine: the bucket credits that to the next wait. Trimming the wait to wake
+                # early instead would cost a second sleep of a whole millisecond.
                 with trio.move_on_after(wait):
                     await self._breaker.watch.wait_changed()
                 continue

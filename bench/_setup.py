@@ -207,11 +207,14 @@ def drain_world(
     path: Callable[[int], str] = folder_per_movie,
     plex: FakePlex | None = None,
     released: bool = False,
+    pyc: bool = True,
     **settings: object,
 ) -> Iterator[World]:
     """Like `bench_world`, with the files laid out by `path`, a FakePlex of the caller's (an
     `IndexedPlex` by default) and a `QuickStash`: fakes that take as little as they can of the
-    machine the measured drainer runs on."""
+    machine the measured drainer runs on. With `pyc` (the default) the plugin's processes may
+    cache bytecode, as a user's do, even where the bench's environment sets
+    PYTHONDONTWRITEBYTECODE (then every start compiles the plugin again: ~1 s here)."""
     with tempfile.TemporaryDirectory(prefix="plexsync-bench-") as tmp:
         root = Path(tmp)
         stash_dir = root / "stash"
@@ -235,6 +238,8 @@ def drain_world(
                 else:
                     plugin_dir, python = install_plugin(root / "plugins"), sys.executable
                 plugin = Plugin(plugin_dir, stash.server_connection(), root, python=python)
+                if pyc:
+                    plugin.env.pop("PYTHONDONTWRITEBYTECODE", None)
                 try:
                     yield World(plugin, plex, stash, pairs, data_dir)
                 finally:

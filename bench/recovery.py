@@ -22,6 +22,9 @@ By default every movie sits in its own folder (`/media/sN/sN.mp4`, Plex's recomm
 `--flat` puts all 1,000 files in one folder: PMS's `file=` filter matches by folder, so then every
 job lists the whole library and the drainer, not the cap, sets the pace.
 
+`main()` returns one row for the aggregator: the time to drain the backlog from the ramp start
+over the time it takes at exactly the cap (the ramp's theoretical minimum). Target: <= 1.01x.
+
 A script, not a test: it prints figures and exits non-zero only when the set-up itself fails.
 """
 
@@ -48,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import TOKEN
+from _setup import TOKEN, Row
 
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer, RecordedRequest
 from plexsync_actors.testing.fake_stash import FakeStash
@@ -408,7 +411,9 @@ def drain_curve(
     offset: float,
     record: dict[str, Any],
     last_put: float | None,
-) -> None:
+) -> tuple[float, float] | None:
+    """Prints the curve; returns (drain time from ramp_start, the same at exactly the cap), or
+    None when no job was sent after the close."""
     rec = read_state(data_dir, "recovery.json") or {}
     if rec.get("ramp_start") is None:
         raise SetupError(f"recovery.json has no ramp_start after the recovery: {rec}")
@@ -430,7 +435,7 @@ def drain_curve(
         + ")"
     )
     if not puts:
-        return
+        return None
     mix = Counter(route(r) for r in requests if r.time > ended_mono and r.path != "/identity")
     print(
         "  Plex requests per job: "
@@ -556,6 +561,7 @@ def drain_curve(
     )
     if last_put is not None:
         print(f"  Plex up -> all {SCENES} movies edited: {last_put - mono_up:.2f} s")
+    return end, cap.ideal_seconds(len(puts))
 
 
 def requests_while_open(
@@ -612,7 +618,8 @@ def requests_while_open(
 
 def run(
     plugin: Plugin, plex: FakePlex, stash: TimedStash, pairs: dict[int, int], data_dir: Path
-) -> None:
+) -> tuple[float, float] | None:
+    """Every phase, printed; returns what `drain_curve` returns."""
     outage = queue_backlog_while_down(plugin, plex, data_dir)
     seen = back_off_to_max(data_dir)
     print("failed probes while open (since opening; interval; delay actually scheduled):")
@@ -625,36 +632,50 @@ def run(
     mono_up, offset, closed = measure_detection(plex, data_dir, outage["id"])
     cap = Cap.of(SETTINGS)
     last_put = wait_for_drain(plex, pairs, mono_up, cap)
-    drain_curve(cap, plex, stash, data_dir, mono_up, offset, closed, last_put)
+    drained = drain_curve(cap, plex, stash, data_dir, mono_up, offset, closed, last_put)
     requests_while_open(plex, stash, data_dir, closed, offset, mono_up, refused)
     final = status(plugin)
     print(
         f"\nfinal: circuit {final['breaker']['state']}, pending {final['queue']['pending']}, "
         f"DLQ {final['dlq']['total']}, outages recorded {len(final['outages'])}"
     )
+    return drained
 
 
-def main() -> int:
+SETUP_FAILED = "set-up failed"
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    """Runs the bench (`argv`: its options; none from an aggregator) and returns its row."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flat", action="store_true", help="all movie files in one folder")
     parser.add_argument("--max-rate", type=float, default=SETTINGS["max_rate"], help="jobs/s")
     parser.add_argument("--ramp-seconds", type=float, default=SETTINGS["ramp_seconds"])
-    args = parser.parse_args()
+    args = parser.parse_args(argv or [])
     SETTINGS.update(max_rate=args.max_rate, ramp_seconds=args.ramp_seconds)
     print("settings: " + ", ".join(f"{k}={v:g}" for k, v in SETTINGS.items()))
     layout = "/media/sN.mp4 (one folder)" if args.flat else "/media/sN/sN.mp4 (folder per movie)"
     print(f"scenes: {SCENES}; files: {layout}; Plex: loopback FakePlex, zero latency")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.monotonic()
+    figure = f"{SCENES:,}-scene drain after recovery / the ramp's minimum" + (
+        " (one folder)" if args.flat else ""
+    )
     try:
         with world(args.flat) as (plugin, plex, stash, pairs, data_dir):
-            run(plugin, plex, stash, pairs, data_dir)
+            drained = run(plugin, plex, stash, pairs, data_dir)
     except SetupError as exc:
         print(f"SET-UP FAILED: {exc}", file=sys.stderr)
-        return 1
+        return [(figure, SETUP_FAILED, "<= 1.01x")]
     print(f"bench wall time: {time.monotonic() - started:.1f} s")
-    return 0
+    measured = "no job sent" if drained is None else f"{drained[0] / drained[1]:.3f}x"
+    if drained is not None:
+        print(
+            f"\ndrain after recovery: {drained[0]:.2f} s / {drained[1]:.2f} s at exactly the cap"
+            f" = {measured} (target <= 1.01x)"
+        )
+    return [(figure, measured, "<= 1.01x")]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(1 if main(sys.argv[1:])[0][1] == SETUP_FAILED else 0)

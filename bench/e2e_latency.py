@@ -7,11 +7,14 @@ is shown apart; the 40 measured saves find it running (drainer_idle_exit_seconds
 stays). Each save is a different scene, so each one has something to send. The PUT's time is the
 one the fake recorded on receiving it; the bench polls the item's put_count every POLL seconds to
 know it arrived. The hook's own run (start -> exit, a blocking wait in a thread) is shown beside
-it: the rest is the drainer noticing the job and syncing it.
+it: the rest is the drainer noticing the job and syncing it. Each save starts a random 0 to GAP
+seconds after the previous one reached Plex: saves started right away would keep the same phase
+against the idle drainer's look at the queue every 0.2 s, and measure one point of it only.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import time
@@ -27,6 +30,7 @@ from plexsync_actors.testing.harness import Plugin
 RUNS = 40
 POLL = 0.002
 TIMEOUT = 30.0
+GAP = 0.25
 
 
 class SetupError(Exception):
@@ -73,7 +77,9 @@ def main() -> list[Row]:
         pairs = list(world.pairs.items())
         first, first_hook = save(world.plugin, world.plex, *pairs[0])
         latencies, hooks = [], []
+        gaps = random.Random(1)
         for scene_id, rating_key in pairs[1:]:
+            time.sleep(gaps.uniform(0.0, GAP))
             latency, hook = save(world.plugin, world.plex, scene_id, rating_key)
             latencies.append(latency)
             hooks.append(hook)

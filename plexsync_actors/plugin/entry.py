@@ -23,6 +23,8 @@ from plexsync_actors.plugin.protocol import (
 )
 from plexsync_actors.runtime import requirements
 
+READ_ONLY_MODES = ("queue_status", "outage_summary")  # plugin.read_tasks
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
     from typing import IO, Any
@@ -75,12 +77,19 @@ def _dispatch(raw: str, stderr: IO[str]) -> Any:
         if unfit is not None:
             raise RuntimeProblem(f"{unfit} The save was queued and syncs once that is fixed.")
         return output
-    unfit = requirements.problem(check_versions=True)
+    # Queue Status and Outage Summary only read files: no trio, no httpx, and no version check
+    # (importlib.metadata alone costs them tens of milliseconds), as the page polls them.
+    read_only = args.get("mode") in READ_ONLY_MODES
+    unfit = requirements.problem(check_versions=not read_only)
     if unfit is not None:
         raise RuntimeProblem(unfit)
     from plexsync_actors.plugin.logsetup import configure_logging
-    from plexsync_actors.plugin.tasks import run_task
 
     configure_logging(stderr, quiet=lenient_bool(args.get("quiet"), default=False))
+    if read_only:
+        from plexsync_actors.plugin.read_tasks import run_read_task
+
+        return run_read_task(data)
+    from plexsync_actors.plugin.tasks import run_task
 
     return run_task(data)

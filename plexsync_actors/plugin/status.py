@@ -14,13 +14,11 @@ from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
 from plexsync_actors.drainer.control import drainer_running
-from plexsync_actors.errors import PlexError
 from plexsync_actors.persistence.events import EventLog
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.last_runs import last_runs
 from plexsync_actors.persistence.outage_state import OutageFiles
 from plexsync_actors.plugin.context import TaskContext
-from plexsync_actors.runtime.clients import plex_client, plex_http_client, stored_client_id
 from plexsync_actors.runtime.policies import probe_policy, ramp_policy
 from plexsync_actors.runtime.state import load_outage_state
 from plexsync_actors.settings import Settings, in_force
@@ -165,7 +163,16 @@ def _round(value: float | None) -> float | None:
 
 
 async def queue_status(ctx: TaskContext) -> dict[str, Any]:
-    data = status(ctx.settings)
+    return queue_status_now(ctx.settings)
+
+
+async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
+    return outage_summary_now(ctx.settings)
+
+
+def queue_status_now(settings: Settings) -> dict[str, Any]:
+    """Queue Status (no trio needed: `plugin.read_tasks` runs it without the task loop)."""
+    data = status(settings)
     now = wall_now()
 
     def seconds_since(iso: str | None) -> float | None:
@@ -177,8 +184,9 @@ async def queue_status(ctx: TaskContext) -> dict[str, Any]:
     return data
 
 
-async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
-    report = outage_report(ctx.settings)
+def outage_summary_now(settings: Settings) -> dict[str, Any]:
+    """Outage Summary (no trio needed, as `queue_status_now`)."""
+    report = outage_report(settings)
     m = report["metrics"]
     log.info(
         "Outage report: %s tracked, total downtime %s, MTTR %s, MTBF %s, availability %s.",
@@ -199,17 +207,3 @@ async def outage_summary(ctx: TaskContext) -> dict[str, Any]:
             outage["first_error"],
         )
     return report
-
-
-async def health_check(ctx: TaskContext) -> dict[str, Any]:
-    """One active probe now; reports only, never changes the breaker (contract §8)."""
-    breaker = circuit_state(ctx.settings)
-    async with plex_http_client() as http:
-        plex = plex_client(http, ctx.settings, stored_client_id(ctx.settings.data_dir))
-        try:
-            latency = (await plex.identity()).latency_ms
-        except PlexError as exc:
-            log.warning("Plex is not healthy: %s (%s).", exc.error_type, exc)
-            return {"healthy": False, "latency_ms": None, "breaker": breaker, "error": str(exc)}
-    log.info("Plex answered /identity in %.0f ms; circuit %s.", latency, breaker)
-    return {"healthy": True, "latency_ms": round(latency, 1), "breaker": breaker}

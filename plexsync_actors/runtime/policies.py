@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from plexsync_actors.actors.drain import DrainPolicy
 from plexsync_actors.core import breaker as core_breaker
 from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core import health as core_health
 from plexsync_actors.core.retry import RetryPolicy
 from plexsync_actors.settings import Settings
+
+if TYPE_CHECKING:  # the read-only tasks use these policies and must not import trio
+    from plexsync_actors.actors.drain import DrainPolicy
 
 # drainer: detached, exits when idle; foreground: process_queue; background: long-run mode.
 Mode = Literal["drainer", "foreground", "background"]
@@ -28,6 +30,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def drain_policy(settings: Settings, mode: Mode) -> DrainPolicy:
+    from plexsync_actors.actors.drain import DrainPolicy
+
     return DrainPolicy(
         retry=retry_policy(settings),
         idle_exit_seconds=settings.drainer_idle_exit_seconds if mode == "drainer" else None,

@@ -16,8 +16,21 @@ from plexsync_actors.stash.answers import (
     auth_refused_message,
     graphql_failure_message,
     plugin_settings_from_answer,
+    stash_version_from_answer,
 )
 from plexsync_actors.stash.queries import plugin_settings_query
+
+
+def fetch_plugin_config_sync(
+    base_url: str,
+    headers: dict[str, str],
+    plugin_id: str = "PlexSync",
+    timeout: float = 5.0,
+) -> tuple[dict[str, object], str | None]:
+    """(settings, Stash's version) in one request, as `StashClient.plugin_config` reads them:
+    the read-only tasks use this to stay free of httpx and trio."""
+    answer = _settings_answer(base_url, headers, plugin_id, timeout)
+    return plugin_settings_from_answer(answer, plugin_id), stash_version_from_answer(answer)
 
 
 def fetch_plugin_settings_sync(
@@ -32,6 +45,15 @@ def fetch_plugin_settings_sync(
     connect and each read. Any failure raises `StashUnavailable` with one sentence that names no
     credential.
     """
+    return plugin_settings_from_answer(
+        _settings_answer(base_url, headers, plugin_id, timeout), plugin_id
+    )
+
+
+def _settings_answer(
+    base_url: str, headers: dict[str, str], plugin_id: str, timeout: float
+) -> dict[str, object]:
+    """Stash's answer to the settings query, a JSON object; StashUnavailable otherwise."""
     import json
 
     scheme, hostname, port, base_path = _split(base_url)
@@ -65,7 +87,7 @@ def fetch_plugin_settings_sync(
         ) from exc
     if status != 200 or not isinstance(answer, dict):
         raise StashUnavailable(graphql_failure_message(status, answer))
-    return plugin_settings_from_answer(answer, plugin_id)
+    return answer
 
 
 # What `server_connection.base_url` builds: scheme://host:port, an IPv6 host in brackets.

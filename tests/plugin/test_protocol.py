@@ -118,6 +118,32 @@ def test_a_save_with_a_drainer_running_imports_no_module_it_can_do_without(
     assert done.stderr.decode().rsplit("\n", 1)[-1] == "[]", done.stderr
 
 
+@pytest.mark.parametrize("mode", ["queue_status", "outage_summary"])
+def test_the_read_only_tasks_answer_without_trio_or_httpx(
+    plugin: Plugin, fake_stash: FakeStash, data_dir: Path, mode: str
+) -> None:
+    scene = fake_stash.add_scene(title="Polled", files=("/media/polled.mp4",))
+    assert plugin.hook(scene).returncode == 0  # a queue to report on
+    code = (
+        "import io, sys\n"
+        "from plexsync_actors.plugin.entry import run_from_stash\n"
+        "out = io.StringIO()\n"
+        "assert run_from_stash(sys.stdin, out, io.StringIO()) == 0, out.getvalue()\n"
+        "sys.stderr.write(out.getvalue())\n"
+        "print(sorted({'trio', 'httpx', 'httpcore', 'importlib.metadata'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=plugin.input_for({"mode": mode, "quiet": "true"}),
+        capture_output=True,
+        cwd=plugin.cwd,
+        check=True,
+    )
+    assert done.stdout.decode().strip() == "[]"
+    output = json.loads(done.stderr)["output"]
+    assert "queue" in output if mode == "queue_status" else "metrics" in output
+
+
 def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:
     out, err = io.StringIO(), io.StringIO()
     code = run_from_stash(io.BytesIO(b'{"args": {"mode": "\xff"}}'), out, err)

@@ -13,6 +13,7 @@ from typing import Any
 
 from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.plugin import task_frame
+from plexsync_actors.plugin.protocol import lenient_bool
 from plexsync_actors.plugin.status import outage_summary_now, queue_status_now
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.connection import connection_from
@@ -32,9 +33,10 @@ def run_read_task(data: dict[str, Any]) -> Any:
     settings = task_frame.load_settings_now(conn)
     if settings is None:
         return "disabled"
-    task_frame.begin(settings, args)
+    quiet = lenient_bool(args.get("quiet"), default=False)
+    task_frame.begin(settings, args, thorough=not quiet)
     try:
-        output = READ_TASKS[mode](settings)
+        output = task_frame.repair_and_retry(settings, lambda: READ_TASKS[mode](settings))
     except PlexSyncError as exc:
         task_frame.failed(settings, mode, str(exc))
         raise

@@ -9,11 +9,13 @@ PlexSync page, a drainer started for ready work, and a damage notice repeated in
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from plexsync_actors.clock import iso_utc, wall_now
 from plexsync_actors.drainer.control import ensure_drainer
-from plexsync_actors.persistence.database import DB_NAME
+from plexsync_actors.persistence.database import DB_NAME, QueueDamaged, is_damage
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.persistence.last_runs import RECORDED_MODES, record_run
 from plexsync_actors.persistence.repair import open_sound, pending_notice
@@ -26,6 +28,7 @@ from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_config_sync
 
 log = logging.getLogger("plexsync_actors.plugin.tasks")
+R = TypeVar("R")
 
 
 def load_settings_now(conn: StashConnection) -> Settings | None:
@@ -39,13 +42,31 @@ def load_settings_now(conn: StashConnection) -> Settings | None:
     return parse_settings(raw, stash_dir=conn.stash_dir)
 
 
-def begin(settings: Settings, args: dict[str, Any]) -> None:
+def begin(settings: Settings, args: dict[str, Any], *, thorough: bool = True) -> None:
+    """Before the mode. `thorough`: SQLite's quick_check of the queue first (a read-only poll
+    skips it: it reads the whole file, 50 ms for 100,000 jobs; `repair_and_retry` then repairs
+    any damage the poll meets)."""
     quiet = lenient_bool(args.get("quiet"), default=False)
     if settings.debug_logging and not quiet:
         configure_logging(stderr_stream(), debug=True)
     if not quiet:  # a quiet poll must not take the drainer's news from the Stash log
         relay_events(settings)
-    _check_the_queue(settings)
+    if thorough:
+        check_the_queue(settings)
+
+
+def repair_and_retry(settings: Settings, run: Callable[[], R]) -> R:
+    """`run()`; when it meets a damaged queue, the queue is repaired as a task's start would,
+    and `run()` goes once more (the notice then follows the output)."""
+    try:
+        return run()
+    except QueueDamaged:
+        pass
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+    check_the_queue(settings)
+    return run()
 
 
 def failed(settings: Settings, mode: str, error: str) -> None:
@@ -78,7 +99,7 @@ def _record(settings: Settings, mode: str, result: Any, error: str | None) -> No
         record_run(settings.data_dir, mode, finished_at=finished, result=result, error=error)
 
 
-def _check_the_queue(settings: Settings) -> None:
+def check_the_queue(settings: Settings) -> None:
     """SQLite's quick_check as every task starts; a damaged queue is moved aside and rebuilt
     from what can be read (the notice then follows every task's output)."""
     if not (settings.data_dir / DB_NAME).exists():

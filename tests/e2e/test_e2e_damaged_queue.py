@@ -58,3 +58,21 @@ def test_a_save_into_a_damaged_queue_is_kept_and_every_task_says_what_happened(
     assert list(data_dir.glob("queue.sqlite3.corrupt-*"))
     plugin.task("recent")  # the fix the notice names: queue again what may be lost
     assert "notice" not in plugin.task("queue_status").output
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_the_pages_quiet_poll_of_a_damaged_queue_repairs_it_and_answers(
+    plugin: Plugin, fake_stash: FakeStash, data_dir: Path, damage: str
+) -> None:
+    # A quiet poll skips the quick_check every other task starts with: the damage it meets
+    # while reading is repaired there and then, and the poll still answers.
+    scene = fake_stash.add_scene(title="Waiting", files=("/stash/media/w.mp4",))
+    with JobQueue(data_dir) as queue:
+        queue.enqueue(scene, reason="hook", now=0.0)
+    path = data_dir / "queue.sqlite3"
+    path.write_bytes(DAMAGE[damage](path.read_bytes()))
+
+    status = plugin.task("queue_status", quiet="true")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "Sync Recent Scenes" in status.output["notice"]
+    assert list(data_dir.glob("queue.sqlite3.corrupt-*"))

@@ -206,6 +206,10 @@ def test_a_queue_written_by_schema_1_is_migrated_keeping_its_jobs(tmp_path: Path
         assert queue.pending_count() == 1
         schema = queue._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         assert schema == (str(database.SCHEMA_VERSION),)
+        plan = queue._db.execute(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM jobs WHERE lease_until >= 0"
+        ).fetchall()
+        assert "jobs_leased" in str(plan)  # Queue Status counts leases without a scan
 
 
 def test_outage_scenes_count_once_each_and_old_outages_are_forgotten(queue: JobQueue) -> None:

@@ -15,9 +15,17 @@ from plexsync_actors.plex.client import PlexClient
 from plexsync_actors.plex.models import PlexItem, Section
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.models import Scene
-from plexsync_actors.sync.paths import apply_path_map, basename, same_file
+from plexsync_actors.sync.paths import apply_path_map, basename, normalise, same_file
 
 SECTIONS_MAX_AGE = 300.0  # seconds
+# PMS answers `file=` with every item of the file's folder: with 1,000 files in one folder, each
+# first sync would list (and parse) all of them. A listing that large is kept this long, for
+# the folder's other scenes (a Sync All drains them one after another), and used only when it
+# holds the very file wanted: a file Plex added since is listed afresh. An item gone meanwhile
+# fails that scene's read (PlexNotFound) and the job is retried after the memory expired.
+LISTING_MAX_AGE = 30.0  # seconds
+LISTING_MIN_ITEMS = 50
+LISTINGS_KEPT = 8
 
 
 class ItemMatcher:
@@ -31,6 +39,7 @@ class ItemMatcher:
         self._now = wall_now
         self._sections: list[Section] | None = None
         self._sections_read_at = 0.0
+        self._listings: dict[tuple[str, str], tuple[float, dict[str, list[PlexItem]]]] = {}
 
     async def movie_sections(self) -> list[Section]:
         """The movie libraries to search; re-read now and then, since a drainer lives long and
@@ -59,7 +68,7 @@ class ItemMatcher:
         listed: dict[str, PlexItem] = {}
         for section in await self.movie_sections():
             for path in paths:
-                for item in await self._plex.list_items(section.id, file=path):
+                for item in await self._listing(section.id, path):
                     listed[item.rating_key] = item
         found = self._exact(scene, listed.values(), paths)
         if found:
@@ -88,6 +97,26 @@ class ItemMatcher:
                 "needs fixing."
             )
         return found
+
+    async def _listing(self, section_id: str, path: str) -> list[PlexItem]:
+        """The items `file=path` lists in the library, or those holding the file in a large
+        listing of the same folder made moments ago (see LISTING_MAX_AGE)."""
+        key, wanted = (section_id, _folder(path)), normalise(path)
+        now = self._now()
+        kept = self._listings.get(key)
+        if kept is not None and 0 <= now - kept[0] <= LISTING_MAX_AGE and wanted in kept[1]:
+            return kept[1][wanted]
+        items = await self._plex.list_items(section_id, file=path)
+        self._listings.pop(key, None)
+        if len(items) >= LISTING_MIN_ITEMS:
+            by_file: dict[str, list[PlexItem]] = {}
+            for item in items:
+                for part in dict.fromkeys(normalise(f) for f in item.files):
+                    by_file.setdefault(part, []).append(item)
+            self._listings[key] = (now, by_file)
+            while len(self._listings) > LISTINGS_KEPT:
+                del self._listings[next(iter(self._listings))]  # the oldest kept
+        return items
 
     async def stored_items(self, scene: Scene, stored: StoredMatch) -> list[PlexItem] | None:
         """The items of the scene's last full match, read in full by rating key, if they still
@@ -157,3 +186,9 @@ class ItemMatcher:
         if self._settings.obfuscate_paths:
             return basename(path)[:3] + "…"
         return path
+
+
+def _folder(path: str) -> str:
+    """The folder part of a Plex file path, POSIX or Windows."""
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[:cut] if cut >= 0 else ""

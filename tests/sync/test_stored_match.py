@@ -179,3 +179,22 @@ async def test_a_loose_file_name_match_is_not_taken_on_trust(rig: Rig) -> None:
     await rig.sync(a_scene(title="Edited later"), strict_matching=False)
     assert exact.title == "Edited later"  # an exact path now: the loose one is no longer used
     assert item.title == "Stash Title"
+
+
+async def test_a_large_folder_is_listed_once_for_its_scenes_and_afresh_for_a_new_file(
+    rig: Rig,
+) -> None:
+    folder = "/media/movies/all"  # PMS's file= answers with the whole folder
+    items = [rig.movie(f"{folder}/s{n}.mp4") for n in range(60)]
+    syncer = rig.syncer()
+    start = len(rig.plex.requests)
+    for n in (1, 2, 3):
+        rig.stash.scenes[n] = a_scene(id=n, title=f"S{n}", files=(f"/stash{folder}/s{n}.mp4",))
+        await syncer.sync(n)
+    assert len(listings(rig.requests_since(start))) == 1  # one listing serves the folder
+    assert [items[n].title for n in (1, 2, 3)] == ["S1", "S2", "S3"]
+    late = rig.movie(f"{folder}/new.mp4")  # scanned after that listing
+    rig.stash.scenes[9] = a_scene(id=9, title="New", files=(f"/stash{folder}/new.mp4",))
+    start = len(rig.plex.requests)
+    await syncer.sync(9)
+    assert len(listings(rig.requests_since(start))) == 1 and late.title == "New"

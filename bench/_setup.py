@@ -91,7 +91,7 @@ def bench_world_with_stash(
         plex = FakePlex(token=TOKEN)
         section = plex.add_section("Movies", ["/media"])
         with FakePlexServer(plex) as server:
-            stash = FakeStash(
+            stash = QuickStash(  # the fake must not set the pace (see QuickStash)
                 plugin_settings={"plex_url": server.url, "plex_token": TOKEN, **settings},
                 stash_dir=str(stash_dir),
             )

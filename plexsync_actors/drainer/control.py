@@ -210,13 +210,37 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
     return proc.pid
 
 
-def open_doorbell() -> Any:
-    """The drainer's doorbell: a UDP socket on a free loopback port (a `socket.socket`)."""
-    import socket
+class Doorbell:
+    """The drainer's doorbell: a UDP socket on a free loopback port (`sock`, with its `port`),
+    or none where no loopback socket can be had (then the queue poll alone wakes the drainer)."""
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+    def __init__(self) -> None:
+        import socket
+
+        self.sock: socket.socket | None = None
+        self.port: int | None = None
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        except OSError:
+            return
+        try:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        except OSError:
+            sock.close()
+            return
+        self.sock = sock
+
+    def __enter__(self) -> Doorbell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+def open_doorbell() -> Doorbell:
+    return Doorbell()
 
 
 def ring(port: int) -> None:

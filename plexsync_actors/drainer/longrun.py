@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import sys
 from functools import partial
 
@@ -19,6 +18,7 @@ import trio
 
 from plexsync_actors.drainer.control import (
     HEARTBEAT_SECONDS,
+    Doorbell,
     drainer_lock,
     open_doorbell,
     start_beating,
@@ -49,8 +49,8 @@ async def run_forever(settings: Settings, conn: StashConnection) -> None:
         lock.release()
 
 
-async def _forever(settings: Settings, conn: StashConnection, doorbell: socket.socket) -> None:
-    beats = start_beating(settings.data_dir, wake=doorbell.getsockname()[1])
+async def _forever(settings: Settings, conn: StashConnection, doorbell: Doorbell) -> None:
+    beats = start_beating(settings.data_dir, wake=doorbell.port)
     with JobQueue(settings.data_dir) as queue:
         queue.clear_leases()
     log.info("Background sync running until stopped.")
@@ -64,7 +64,7 @@ async def _forever(settings: Settings, conn: StashConnection, doorbell: socket.s
             mode="background",
             heartbeat=(beats, HEARTBEAT_SECONDS),
             watch=watch,
-            doorbell=doorbell,
+            doorbell=doorbell.sock,
         )
         log.info("Background sync paused: %s; resuming.", tally.stop_reason)
         if watch.changed is not None:

@@ -146,7 +146,7 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
                 current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
             )
             try:
-                beats = start_beating(data_dir, wake=doorbell.getsockname()[1])
+                beats = start_beating(data_dir, wake=doorbell.port)
                 queue, notice = open_sound(data_dir, thorough=True, now=wall_now())
                 with queue:
                     queue.clear_leases()
@@ -159,7 +159,7 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
                     mode="drainer",
                     heartbeat=(beats, HEARTBEAT_SECONDS),
                     watch=watch,
-                    doorbell=doorbell,
+                    doorbell=doorbell.sock,
                 )
                 log.info(
                     "Drainer stopping: %s (%d synced, %d failed).",

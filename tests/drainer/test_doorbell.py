@@ -17,16 +17,18 @@ from plexsync_actors.drainer.control import ensure_drainer, open_doorbell, ring
 
 async def test_a_datagram_to_the_drainers_port_rings_its_doorbell() -> None:
     bell = Doorbell()
-    with open_doorbell() as sock, trio.socket.from_stdlib_socket(sock.dup()) as listening:
-        port = sock.getsockname()[1]
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(listen, listening, bell)
-            await trio.sleep(0.05)
-            started = trio.current_time()
-            ring(port)
-            with trio.fail_after(10):
-                await bell.wait(60.0)
-            nursery.cancel_scope.cancel()
+    with open_doorbell() as door:
+        assert door.sock is not None and door.port is not None
+        port = door.port
+        with trio.socket.from_stdlib_socket(door.sock.dup()) as listening:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(listen, listening, bell)
+                await trio.sleep(0.05)
+                started = trio.current_time()
+                ring(port)
+                with trio.fail_after(10):
+                    await bell.wait(60.0)
+                nursery.cancel_scope.cancel()
     assert trio.current_time() - started < 10
 
 

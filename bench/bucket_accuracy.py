@@ -95,7 +95,7 @@ def measure(rate: float, count: int) -> Row:
         f"{CARRY_SECONDS * 1000:.0f} ms carry, {lost / elapsed * 100:.2f} % of the run"
     )
     return Row(
-        f"bucket rate error at {rate:.0f} jobs/s ({count:,} acquisitions)",
+        f"bucket rate error at {rate:.0f} jobs/s ({count:,} acquisitions), % of the cap",
         round(error, 3),
         f"within {TARGET_PERCENT:.0f} %",
     )

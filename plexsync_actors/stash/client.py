@@ -25,11 +25,12 @@ from plexsync_actors.stash.answers import (
     stash_version_from_answer,
 )
 from plexsync_actors.stash.connection import StashConnection
-from plexsync_actors.stash.models import Image, PluginConfig, Scene, SceneIdPage
+from plexsync_actors.stash.models import Image, PluginConfig, Scene, SceneChange, SceneIdPage
 from plexsync_actors.stash.queries import (
     API_KEY_QUERY,
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
+    SCENE_CHANGES_QUERY,
     SCENE_IDS_QUERY,
     plugin_settings_query,
 )
@@ -103,6 +104,33 @@ class StashClient:
             if len(scenes) < page_size or page * page_size >= count:
                 return
             page += 1
+
+    async def scene_changes(
+        self, *, updated_since: datetime.datetime | None, page_size: int = ID_PAGE_SIZE
+    ) -> list[SceneChange]:
+        """Every scene updated after `updated_since` (all when None), with Stash's `updated_at`;
+        Sorted by id, as `scene_id_pages` (a save during the walk moves no scene)."""
+        scene_filter = _updated_since_filter(updated_since)
+        found: list[SceneChange] = []
+        page = 1
+        while True:
+            page_filter = {"page": page, "per_page": page_size, "sort": "id", "direction": "ASC"}
+            data = await self._query(
+                SCENE_CHANGES_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
+            )
+            count, scenes = _scenes_page(data)
+            found.extend(_changes(scenes))
+            if len(scenes) < page_size or page * page_size >= count:
+                return found
+            page += 1
+
+    async def newest_change(self) -> str | None:
+        """Stash's `updated_at` of the scene it changed last (None with no scenes)."""
+        page_filter = {"page": 1, "per_page": 1, "sort": "updated_at", "direction": "DESC"}
+        data = await self._query(SCENE_CHANGES_QUERY, {"filter": page_filter, "scene_filter": None})
+        _, scenes = _scenes_page(data)
+        changes = _changes(scenes)
+        return changes[0].updated_at if changes else None
 
     async def recent_scenes(self, limit: int) -> list[Scene]:
         """The `limit` most recently updated scenes, newest first."""
@@ -277,6 +305,20 @@ def _scenes_page(data: dict[str, Any]) -> tuple[int, list[Any]]:
             "Stash answered findScenes in a shape PlexSync cannot read."
         ) from exc
     return count, scenes
+
+
+def _changes(scenes: list[Any]) -> list[SceneChange]:
+    """A page's (id, updated_at) pairs; an entry without both readable is left out."""
+    found = []
+    for raw in scenes:
+        try:
+            updated = raw["updated_at"]
+            if not isinstance(updated, str) or not updated:
+                raise TypeError("no updated_at")
+            found.append(SceneChange(id=int(raw["id"]), updated_at=updated))
+        except (KeyError, TypeError, ValueError):
+            logger.warning("Stash answered a scene without a readable id or time; left out.")
+    return found
 
 
 def _scene_ids(scenes: list[Any]) -> tuple[int, ...]:

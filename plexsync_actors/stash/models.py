@@ -30,6 +30,14 @@ class SceneIdPage:
 
 
 @attrs.frozen(kw_only=True)
+class SceneChange:
+    """A scene and Stash's `updated_at` for it, as Stash wrote it (RFC 3339, Stash's zone)."""
+
+    id: int
+    updated_at: str
+
+
+@attrs.frozen(kw_only=True)
 class PluginConfig:
     """What one settings read tells: the plugin's saved settings and Stash's version."""
 

@@ -79,6 +79,19 @@ query PlexSyncSceneIds($filter: FindFilterType, $scene_filter: SceneFilterType) 
 }
 """
 
+# The catch-up (`sync.catch_up`): which scenes changed, and Stash's own time of each change.
+SCENE_CHANGES_QUERY = """\
+query PlexSyncSceneChanges($filter: FindFilterType, $scene_filter: SceneFilterType) {
+  findScenes(filter: $filter, scene_filter: $scene_filter) {
+    count
+    scenes {
+      id
+      updated_at
+    }
+  }
+}
+"""
+
 API_KEY_QUERY = """\
 query PlexSyncApiKey {
   configuration {
@@ -93,6 +106,7 @@ ALL_QUERIES: tuple[str, ...] = (
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
     SCENE_IDS_QUERY,
+    SCENE_CHANGES_QUERY,
     PLUGIN_SETTINGS_QUERY,
     API_KEY_QUERY,
 )

@@ -23,12 +23,14 @@ else:
 DB_NAME = "queue.sqlite3"
 # Written once the schema exists: a queue file found empty after that was damaged, not new.
 CREATED_NAME = "queue.created"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 HISTORY_LIMIT = 50
 
 _LEASED_INDEX = (
     "CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE lease_until IS NOT NULL"
 )
+_SYNCED_TABLE = """CREATE TABLE IF NOT EXISTS scene_synced (
+    scene_id INTEGER PRIMARY KEY, updated_at TEXT NOT NULL)"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -80,6 +82,10 @@ CREATE TABLE IF NOT EXISTS scene_state (
     poster_sha256 TEXT,
     updated_at REAL NOT NULL,
     PRIMARY KEY (scene_id, rating_key)
+);
+CREATE TABLE IF NOT EXISTS scene_synced (
+    scene_id INTEGER PRIMARY KEY,
+    updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scene_match (
     scene_id INTEGER PRIMARY KEY,
@@ -194,9 +200,7 @@ class Database:
         with self._write() as db:
             (found,) = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if found == "1":  # 1 -> 2: poster retries after Stash served its placeholder
-                db.execute(
-                    "ALTER TABLE jobs ADD COLUMN poster_retries INTEGER NOT NULL DEFAULT 0"
-                )
+                db.execute("ALTER TABLE jobs ADD COLUMN poster_retries INTEGER NOT NULL DEFAULT 0")
                 found = "2"
             if found == "2":  # 2 -> 3: the scenes each outage affected
                 db.execute(
@@ -214,6 +218,9 @@ class Database:
             if found == "4":  # 4 -> 5: Queue Status counts the leased jobs without a scan
                 db.execute(_LEASED_INDEX)
                 found = "5"
+            if found == "5":  # 5 -> 6: Stash's updated_at of each scene's last sync (catch-up)
+                db.execute(_SYNCED_TABLE)
+                found = "6"
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
 
     def close(self) -> None:
@@ -239,6 +246,14 @@ class Database:
         return _Write(self._db)
 
     # -- meta -------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def set_meta_if_absent(self, key: str, value: str) -> str:
         with self._write() as db:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))

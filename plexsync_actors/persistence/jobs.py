@@ -25,6 +25,9 @@ else:
 _OUTAGE_TYPES = tuple(sorted(OUTAGE_ERROR_TYPES))
 
 ENQUEUE_CHUNK = 500
+# meta key: Stash's `updated_at` of the newest change the catch-up looked at (sync.catch_up)
+WATERMARK_KEY = "catch_up_watermark"
+FLOOR_KEY = "catch_up_floor"  # changes up to this one are not looked at (install, Clear Queue)
 # The reason of a poster-only retry (Stash had served its placeholder instead of a cover).
 POSTER_RETRY = "poster"
 
@@ -279,6 +282,19 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
             dlq_total=sum(by_type.values()),
             dlq_by_error_type=by_type,
         )
+
+    def pending_among(self, scene_ids: Sequence[int]) -> set[int]:
+        """Those of `scene_ids` with a job in the queue (waiting, leased or retrying)."""
+        found: set[int] = set()
+        for start in range(0, len(scene_ids), ENQUEUE_CHUNK):
+            chunk = list(scene_ids[start : start + ENQUEUE_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT scene_id FROM jobs WHERE scene_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update(int(row[0]) for row in rows)
+        return found
 
     def pending_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])

@@ -31,7 +31,7 @@ else:
 NOTICE_NAME = "queue.damaged.json"
 REPAIR_LOCK = "queue.repair.lock"
 NOTICE_DAYS = 7.0  # a notice nobody acted on stops being repeated after this long
-_TABLES = ("meta", "jobs", "dlq", "scene_state", "scene_match")
+_TABLES = ("meta", "jobs", "dlq", "scene_state", "scene_match", "scene_synced")
 _CHUNK = 200
 
 

@@ -100,6 +100,29 @@ class SceneStates(Database):
                 (scene_id, json.dumps(pairs), json.dumps(sorted(set(sections))), now),
             )
 
+    def save_synced(self, scene_id: int, updated_at: str) -> None:
+        """Stash's `updated_at` of the scene data just synced: the catch-up skips the scene
+        while Stash reports that same time."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO scene_synced (scene_id, updated_at) VALUES (?, ?)",
+                (scene_id, updated_at),
+            )
+
+    def synced_times(self, scene_ids: Iterable[int]) -> dict[int, str]:
+        """Stash's `updated_at` at each of these scenes' last sync (absent: never synced)."""
+        wanted = list(scene_ids)
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT scene_id, updated_at FROM scene_synced WHERE scene_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update((int(sid), str(at)) for sid, at in rows)
+        return found
+
     def forget_match(self, scene_id: int) -> None:
         with self._write() as db:
             db.execute("DELETE FROM scene_match WHERE scene_id = ?", (scene_id,))

@@ -30,6 +30,7 @@ from plexsync_actors.plugin.status import circuit_state
 from plexsync_actors.runtime.clients import stash_http_client
 from plexsync_actors.runtime.pipeline import RunTally, run_pipeline
 from plexsync_actors.stash.client import StashClient
+from plexsync_actors.sync.catch_up import move_watermark_to_now
 
 log = logging.getLogger(__name__)
 FOLLOW_POLL_SECONDS = 0.5
@@ -157,6 +158,9 @@ async def sync_recent(ctx: TaskContext) -> dict[str, Any]:
 async def clear_queue(ctx: TaskContext) -> dict[str, Any]:
     with JobQueue(ctx.settings.data_dir) as queue:
         removed = queue.clear_queue()
+        # What changed with no hook until now is dropped too: the catch-up starts from here.
+        async with stash_http_client() as http:
+            await move_watermark_to_now(StashClient(http, ctx.conn), queue)
     clear_notice(ctx.settings.data_dir)  # the user chose what the queue holds
     log.info("Removed %d queued scenes.", removed)
     return {"removed": removed}

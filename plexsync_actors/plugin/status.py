@@ -15,7 +15,7 @@ from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
 from plexsync_actors.drainer.control import drainer_running
 from plexsync_actors.persistence.events import EventLog
-from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.persistence.jobs import WATERMARK_KEY, JobQueue
 from plexsync_actors.persistence.last_runs import last_runs
 from plexsync_actors.persistence.outage_state import OutageFiles
 from plexsync_actors.plugin.context import TaskContext
@@ -50,6 +50,7 @@ def status(settings: Settings) -> dict[str, Any]:
     with JobQueue(settings.data_dir) as queue:
         counts = queue.counts(now=now)
         newest = queue.newest_dead_letters(5)
+        watermark = queue.meta(WATERMARK_KEY)  # Stash's time of the newest change looked at
     drainer = drainer_running(settings.data_dir, now=now)
     bucket = core_bucket.Bucket(ramp_start=schedule.ramp_start)
     ramp_active = core_bucket.ramp_active(bucket, now, ramp)
@@ -98,6 +99,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "pid": drainer.pid,
             "since": iso_utc(drainer.since),
         },
+        "catch_up": {"watermark": watermark},
         "settings": in_force(settings),
         "last_runs": last_runs(settings.data_dir),
         "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],

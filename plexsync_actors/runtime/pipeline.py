@@ -26,7 +26,7 @@ from plexsync_actors.actors.health import HealthActor, Prober
 from plexsync_actors.actors.recorder import OutageRecorderActor
 from plexsync_actors.clock import wall_now
 from plexsync_actors.core import health as core_health
-from plexsync_actors.errors import OUTAGE_ERROR_TYPES
+from plexsync_actors.errors import OUTAGE_ERROR_TYPES, PlexSyncError
 from plexsync_actors.messages.jobs import JobFailed, JobHeldBack, JobOutcome, JobSucceeded
 from plexsync_actors.messages.outages import RecorderMessage, SceneFailed
 from plexsync_actors.persistence.events import EventLog
@@ -50,6 +50,8 @@ from plexsync_actors.runtime.state import OutageStores, load_outage_state
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
+from plexsync_actors.sync.catch_up import EVERY_SECONDS as CATCH_UP_EVERY_SECONDS
+from plexsync_actors.sync.catch_up import catch_up
 from plexsync_actors.sync.syncer import SceneSyncer
 
 log = logging.getLogger(__name__)
@@ -260,10 +262,11 @@ async def run_pipeline(
     try:
         async with plex_http_client(transport) as plex_http, stash_http_client() as stash_http:
             plex = plex_client(plex_http, settings, client_id(queue))
+            stash = StashClient(stash_http, conn)
             syncer = SceneSyncer(
                 settings=settings,
                 plex=plex,
-                stash=StashClient(stash_http, conn),
+                stash=stash,
                 queue=queue,
                 wall_now=now,
             )
@@ -284,12 +287,37 @@ async def run_pipeline(
                 if doorbell is not None:  # a copy: the socket outlives this run
                     listening = trio.socket.from_stdlib_socket(doorbell.dup())
                     nursery.start_soon(_listen_then_close, listening, bell)
+                # Changes no scene hook announced: one look before the drain, then now and
+                # then while a drainer lives (sync.catch_up).
+                await _catch_up(stash, queue, now, bell)
+                if mode != "foreground":
+                    nursery.start_soon(_catch_up_every, stash, queue, now, bell)
                 until = None if watch is None else watch.run
                 await pipeline.run(tally, on_outcome, heartbeat, until)
                 nursery.cancel_scope.cancel()
     finally:
         queue.close()
     return tally
+
+
+async def _catch_up(
+    stash: StashClient, queue: JobQueue, now: Callable[[], float], bell: Doorbell
+) -> None:
+    try:
+        found = await catch_up(stash, queue, now=now())
+    except PlexSyncError as exc:  # the drain meets Stash's trouble too, and says so
+        log.warning("Could not look for changes made with no scene hook: %s", exc)
+        return
+    if found.queued:
+        bell.ring()
+
+
+async def _catch_up_every(
+    stash: StashClient, queue: JobQueue, now: Callable[[], float], bell: Doorbell
+) -> None:
+    while True:
+        await trio.sleep(CATCH_UP_EVERY_SECONDS)
+        await _catch_up(stash, queue, now, bell)
 
 
 async def _listen_then_close(sock: trio.socket.SocketType, bell: Doorbell) -> None:

@@ -59,15 +59,10 @@ def stash_time(text: str) -> dt.datetime:
 async def catch_up(stash: StashClient, queue: JobQueue, *, now: float) -> CatchUp:
     """One look: queue what changed in Stash since the watermark, and move the watermark."""
     mark = queue.meta(WATERMARK_KEY)
-    try:
-        since = stash_time(mark) if mark else None
-    except ValueError:
-        since = None  # a watermark PlexSync did not write: start again from now
+    since = _time_or_none(mark)  # None too for a watermark PlexSync did not write
     if mark is None or since is None:
-        newest = await stash.newest_change()
-        if newest is not None:  # the past, margin included, is left to Sync All Scenes
-            queue.set_meta(WATERMARK_KEY, newest)
-            queue.set_meta(FLOOR_KEY, newest)
+        newest = await move_watermark_to_now(stash, queue)  # the past, margin included,
+        if newest is not None:  # is left to Sync All Scenes
             log.info(
                 "Catch-up starts from Stash's latest change (%s); Sync All Scenes covers what "
                 "came before.",
@@ -79,15 +74,16 @@ async def catch_up(stash: StashClient, queue: JobQueue, *, now: float) -> CatchU
     if floor is not None:
         start = max(start, floor)
     changes = [
-        c
-        for c in await stash.scene_changes(updated_since=start)
-        if floor is None or (_time_or_none(c.updated_at) or floor) > floor
+        (change, _time_or_none(change.updated_at))
+        for change in await stash.scene_changes(updated_since=start)
     ]
-    ids = [change.id for change in changes]
+    if floor is not None:
+        changes = [(change, at) for change, at in changes if at is not None and at > floor]
+    ids = [change.id for change, _ in changes]
     synced = queue.synced_times(ids)
     queued_already = queue.pending_among(ids)
     stale = [
-        c.id for c in changes if c.id not in queued_already and synced.get(c.id) != c.updated_at
+        c.id for c, _ in changes if c.id not in queued_already and synced.get(c.id) != c.updated_at
     ]
     if stale:
         queue.enqueue_many(stale, reason=REASON, now=now)
@@ -96,24 +92,23 @@ async def catch_up(stash: StashClient, queue: JobQueue, *, now: float) -> CatchU
             len(stale),
             "" if len(stale) == 1 else "s",
         )
-    newest = mark
-    for change in changes:
-        try:
-            if stash_time(change.updated_at) > stash_time(newest):
-                newest = change.updated_at
-        except ValueError:
-            continue
+    newest, newest_at = mark, since
+    for change, at in changes:
+        if at is not None and at > newest_at:
+            newest, newest_at = change.updated_at, at
     if newest != mark:
         queue.set_meta(WATERMARK_KEY, newest)
     return CatchUp(queued=len(stale), watermark=newest)
 
 
-async def move_watermark_to_now(stash: StashClient, queue: JobQueue) -> None:
-    """Clear Queue: what changed so far is dropped, the catch-up included (its margin too)."""
+async def move_watermark_to_now(stash: StashClient, queue: JobQueue) -> str | None:
+    """Start the catch-up at Stash's newest change, margin included: a new install's first
+    look, and Clear Queue (what changed so far is dropped). Returns that change's time."""
     newest = await stash.newest_change()
     if newest is not None:
         queue.set_meta(WATERMARK_KEY, newest)
         queue.set_meta(FLOOR_KEY, newest)
+    return newest
 
 
 def _time_or_none(text: str | None) -> dt.datetime | None:

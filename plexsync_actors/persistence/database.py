@@ -13,6 +13,7 @@ import sqlite3
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, contextlib and pathlib cost the hook milliseconds at run time
+    from collections.abc import Iterable
     from typing import Any
     from typing import NamedTuple as Record
 
@@ -225,6 +226,16 @@ class Database:
 
     def close(self) -> None:
         self._db.close()
+
+    def _rows_for_scenes(self, query: str, scene_ids: Iterable[int]) -> list[tuple[Any, ...]]:
+        """The rows of `query` (its `WHERE scene_id IN ({marks})` filled in) for `scene_ids`,
+        asked 500 at a time: SQLite limits the parameters of one statement."""
+        wanted = list(scene_ids)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows.extend(self._db.execute(query.format(marks=", ".join("?" for _ in chunk)), chunk))
+        return rows
 
     # -- salvage (persistence.repair) ---------------------------------------------------------
     def columns(self, table: str) -> list[str]:

@@ -285,16 +285,8 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
 
     def pending_among(self, scene_ids: Sequence[int]) -> set[int]:
         """Those of `scene_ids` with a job in the queue (waiting, leased or retrying)."""
-        found: set[int] = set()
-        for start in range(0, len(scene_ids), ENQUEUE_CHUNK):
-            chunk = list(scene_ids[start : start + ENQUEUE_CHUNK])
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._db.execute(
-                f"SELECT scene_id FROM jobs WHERE scene_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update(int(row[0]) for row in rows)
-        return found
+        query = "SELECT scene_id FROM jobs WHERE scene_id IN ({marks})"
+        return {int(row[0]) for row in self._rows_for_scenes(query, scene_ids)}
 
     def pending_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])

@@ -111,17 +111,8 @@ class SceneStates(Database):
 
     def synced_times(self, scene_ids: Iterable[int]) -> dict[int, str]:
         """Stash's `updated_at` at each of these scenes' last sync (absent: never synced)."""
-        wanted = list(scene_ids)
-        found: dict[int, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._db.execute(
-                f"SELECT scene_id, updated_at FROM scene_synced WHERE scene_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update((int(sid), str(at)) for sid, at in rows)
-        return found
+        query = "SELECT scene_id, updated_at FROM scene_synced WHERE scene_id IN ({marks})"
+        return {int(sid): str(at) for sid, at in self._rows_for_scenes(query, scene_ids)}
 
     def forget_match(self, scene_id: int) -> None:
         with self._write() as db:

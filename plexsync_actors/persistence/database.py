@@ -32,7 +32,8 @@ _LEASED_INDEX = (
 )
 _SYNCED_TABLE = """CREATE TABLE IF NOT EXISTS scene_synced (
     scene_id INTEGER PRIMARY KEY, updated_at TEXT NOT NULL)"""
-_SCHEMA = """
+# A new queue's schema; the migrations in `_migrate` reuse the statements named above.
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     scene_id INTEGER PRIMARY KEY,
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     poster_retries INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (next_attempt_at);
-CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE lease_until IS NOT NULL;
+{_LEASED_INDEX};
 CREATE TABLE IF NOT EXISTS dlq (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     scene_id INTEGER NOT NULL,
@@ -78,16 +79,13 @@ CREATE TABLE IF NOT EXISTS outage_scenes (
 CREATE TABLE IF NOT EXISTS scene_state (
     scene_id INTEGER NOT NULL,
     rating_key TEXT NOT NULL,
-    written TEXT NOT NULL DEFAULT '{}',
+    written TEXT NOT NULL DEFAULT '{{}}',
     poster_url TEXT,
     poster_sha256 TEXT,
     updated_at REAL NOT NULL,
     PRIMARY KEY (scene_id, rating_key)
 );
-CREATE TABLE IF NOT EXISTS scene_synced (
-    scene_id INTEGER PRIMARY KEY,
-    updated_at TEXT NOT NULL
-);
+{_SYNCED_TABLE};
 CREATE TABLE IF NOT EXISTS scene_match (
     scene_id INTEGER PRIMARY KEY,
     items TEXT NOT NULL,

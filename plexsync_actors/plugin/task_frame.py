@@ -22,8 +22,8 @@ from plexsync_actors.persistence.repair import open_sound, pending_notice
 from plexsync_actors.plugin.logsetup import configure_logging
 from plexsync_actors.plugin.protocol import lenient_bool, stderr_stream
 from plexsync_actors.plugin.status import relay_events
-from plexsync_actors.settings import Settings, enabled_in, parse_settings
-from plexsync_actors.stash.answers import require_supported_stash
+from plexsync_actors.runtime.settings_from_stash import settings_in_force
+from plexsync_actors.settings import Settings
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.settings_fetch import fetch_plugin_config_sync
 
@@ -36,10 +36,7 @@ def load_settings_now(conn: StashConnection) -> Settings | None:
     from plexsync_actors import PLUGIN_ID
 
     raw, version = fetch_plugin_config_sync(conn.base_url, conn.auth_headers(), PLUGIN_ID)
-    require_supported_stash(version)
-    if not enabled_in(raw):
-        return None
-    return parse_settings(raw, stash_dir=conn.stash_dir)
+    return settings_in_force(raw, version, conn.stash_dir)
 
 
 def begin(settings: Settings, args: dict[str, Any], *, thorough: bool = True) -> None:

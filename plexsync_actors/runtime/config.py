@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from plexsync_actors import PLUGIN_ID
 from plexsync_actors.runtime.clients import stash_http_client
-from plexsync_actors.settings import Settings, enabled_in, parse_settings
-from plexsync_actors.stash.answers import require_supported_stash
+from plexsync_actors.runtime.settings_from_stash import settings_in_force
+from plexsync_actors.settings import Settings
 from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
 
@@ -16,11 +16,7 @@ async def load_settings(conn: StashConnection) -> Settings | None:
     StashTooOld when Stash is older than PlexSync supports (its setting keys would be wrong)."""
     async with stash_http_client() as http:
         config = await StashClient(http, conn).plugin_config(PLUGIN_ID)
-    require_supported_stash(config.stash_version)
-    raw = config.settings
-    if not enabled_in(raw):
-        return None
-    return parse_settings(raw, stash_dir=conn.stash_dir)
+    return settings_in_force(config.settings, config.stash_version, conn.stash_dir)
 
 
 async def read_settings(conn: StashConnection) -> dict[str, object]:

@@ -39,6 +39,17 @@ TOKEN = "bench-token"
 Row = tuple[str, str, str]  # figure, measured, target: one line of the `make bench` table
 
 
+def timed_run(command: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> float:
+    """Wall milliseconds of one child process, start to exit (a blocking wait); a failed run
+    stops the bench with what it said."""
+    start = time.perf_counter()
+    done = subprocess.run(command, input=stdin, capture_output=True, env=env, cwd=cwd)
+    elapsed = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"run failed: {done.stdout!r} {done.stderr[-500:]!r}")
+    return elapsed
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -9,26 +9,16 @@ with the drainer running beside them. Child processes are timed with a blocking 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import Row, bench_world, median, pct
+from _setup import Row, bench_world, median, pct, timed_run
 
 RUNS = 40
 BULK = 500
 SCENES = 50
-
-
-def _timed(command: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, input=stdin, capture_output=True, env=env, cwd=cwd)
-    elapsed = (time.perf_counter() - start) * 1000
-    if done.returncode != 0:
-        raise SystemExit(f"run failed: {done.stdout!r} {done.stderr[-500:]!r}")
-    return elapsed
 
 
 def main() -> list[Row]:
@@ -48,11 +38,11 @@ def main() -> list[Row]:
             (".pyc cached", 1.5, {}),
         ):
             env = {**cached_env, **extra}
-            _timed(plugin.command, hook_input(0), env, plugin.cwd)  # the drainer starts here
+            timed_run(plugin.command, hook_input(0), env, plugin.cwd)  # the drainer starts here
             floor, hooks = [], []
             for n in range(RUNS):
-                floor.append(_timed(floor_cmd, b"", env, plugin.cwd))
-                hooks.append(_timed(plugin.command, hook_input(n), env, plugin.cwd))
+                floor.append(timed_run(floor_cmd, b"", env, plugin.cwd))
+                hooks.append(timed_run(plugin.command, hook_input(n), env, plugin.cwd))
             ratio = median(hooks) / median(floor)
             print(
                 f"{label:34}: hook p50 {median(hooks):6.1f} ms, floor p50 {median(floor):6.1f}"
@@ -62,7 +52,7 @@ def main() -> list[Row]:
         env, bulk = cached_env, []
         start = time.perf_counter()
         for n in range(BULK):
-            bulk.append(_timed(plugin.command, hook_input(n), env, plugin.cwd))
+            bulk.append(timed_run(plugin.command, hook_input(n), env, plugin.cwd))
         total = time.perf_counter() - start
         print(
             f"{BULK} hooks one after another: {total:.1f} s, p50 {median(bulk):.1f} ms, "

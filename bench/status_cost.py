@@ -3,24 +3,14 @@ interleaved run by run (the release zip, a Python with no packages; see bench/_s
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import Row, bench_world, median
+from _setup import Row, bench_world, median, timed_run
 
 RUNS = 20
 TARGET = 4.0
-
-
-def _timed(command: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, input=stdin, capture_output=True, env=env, cwd=cwd)
-    if done.returncode != 0:
-        raise SystemExit(f"run failed: {done.stdout!r} {done.stderr[-500:]!r}")
-    return (time.perf_counter() - start) * 1000
 
 
 def main() -> list[Row]:
@@ -30,8 +20,8 @@ def main() -> list[Row]:
         stdin = plugin.input_for({"mode": "queue_status", "quiet": "true"})
         floor, status = [], []
         for _ in range(RUNS):
-            floor.append(_timed(floor_cmd, b"", plugin.env, plugin.cwd))
-            status.append(_timed(plugin.command, stdin, plugin.env, plugin.cwd))
+            floor.append(timed_run(floor_cmd, b"", plugin.env, plugin.cwd))
+            status.append(timed_run(plugin.command, stdin, plugin.env, plugin.cwd))
     ratio = median(status) / median(floor)
     print(
         f"queue_status p50 {median(status):.1f} ms, floor p50 {median(floor):.1f} ms, "

@@ -210,7 +210,7 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
     return proc.pid
 
 
-class Doorbell:
+class DoorbellSocket:
     """The drainer's doorbell: a UDP socket on a free loopback port (`sock`, with its `port`),
     or none where no loopback socket can be had (then the queue poll alone wakes the drainer)."""
 
@@ -231,7 +231,7 @@ class Doorbell:
             return
         self.sock = sock
 
-    def __enter__(self) -> Doorbell:
+    def __enter__(self) -> DoorbellSocket:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -239,8 +239,9 @@ class Doorbell:
             self.sock.close()
 
 
-def open_doorbell() -> Doorbell:
-    return Doorbell()
+def open_doorbell() -> DoorbellSocket:
+    """The drainer's end of the doorbell (`actors.doorbell.Doorbell` is what it rings)."""
+    return DoorbellSocket()
 
 
 def ring(port: int) -> None:

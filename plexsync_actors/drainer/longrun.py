@@ -18,7 +18,7 @@ import trio
 
 from plexsync_actors.drainer.control import (
     HEARTBEAT_SECONDS,
-    Doorbell,
+    DoorbellSocket,
     drainer_lock,
     open_doorbell,
     start_beating,
@@ -49,7 +49,7 @@ async def run_forever(settings: Settings, conn: StashConnection) -> None:
         lock.release()
 
 
-async def _forever(settings: Settings, conn: StashConnection, doorbell: Doorbell) -> None:
+async def _forever(settings: Settings, conn: StashConnection, doorbell: DoorbellSocket) -> None:
     beats = start_beating(settings.data_dir, wake=doorbell.port)
     with JobQueue(settings.data_dir) as queue:
         queue.clear_leases()

@@ -36,6 +36,14 @@ def synced(
     return scene, key
 
 
+def save_while_switched_off(plugin: Plugin, stash: FakeStash, scene: int, *, title: str) -> None:
+    """A save in Stash while PlexSync is switched off (its hook queues nothing), then on again."""
+    stash.plugin_settings["enabled"] = False
+    stash.update_scene(scene, title=title)
+    assert plugin.hook(scene).output == "disabled"
+    stash.plugin_settings["enabled"] = True
+
+
 def test_a_cover_generated_with_no_hook_reaches_plex_at_the_next_drainer_start(
     plugin: Plugin,
     fake_plex: tuple[FakePlex, FakePlexServer],
@@ -61,10 +69,7 @@ def test_a_save_made_while_switched_off_syncs_once_switched_back_on(
 ) -> None:
     plex, _ = fake_plex
     scene, key = synced
-    fake_stash.plugin_settings["enabled"] = False
-    fake_stash.update_scene(scene, title="Saved while off")
-    assert plugin.hook(scene).output == "disabled"  # nothing queued
-    fake_stash.plugin_settings["enabled"] = True
+    save_while_switched_off(plugin, fake_stash, scene, title="Saved while off")
     puts = plex.item(key).put_count
     assert plugin.task("process_queue").returncode == 0
     assert plex.item(key).title == "Saved while off" and plex.item(key).put_count == puts + 1
@@ -81,9 +86,7 @@ def test_clear_queue_drops_what_changed_while_switched_off(
 ) -> None:
     plex, _ = fake_plex
     scene, key = synced
-    fake_stash.plugin_settings["enabled"] = False
-    fake_stash.update_scene(scene, title="Not wanted")
-    fake_stash.plugin_settings["enabled"] = True
+    save_while_switched_off(plugin, fake_stash, scene, title="Not wanted")
     assert plugin.task("clear_queue").returncode == 0
     assert plugin.task("process_queue").returncode == 0
     assert plex.item(key).title == "Synced"

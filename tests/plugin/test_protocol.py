@@ -144,6 +144,14 @@ def test_the_read_only_tasks_answer_without_trio_or_httpx(
     assert "queue" in output if mode == "queue_status" else "metrics" in output
 
 
+def test_the_entry_routes_exactly_the_read_only_modes_around_the_task_loop() -> None:
+    from plexsync_actors.plugin.entry import READ_ONLY_MODES
+    from plexsync_actors.plugin.read_tasks import READ_TASKS
+    from plexsync_actors.plugin.tasks import TASKS
+
+    assert set(READ_ONLY_MODES) == set(READ_TASKS) and set(READ_TASKS) <= set(TASKS)
+
+
 def test_stdin_bytes_are_utf8_and_anything_else_is_a_clear_error() -> None:
     out, err = io.StringIO(), io.StringIO()
     code = run_from_stash(io.BytesIO(b'{"args": {"mode": "\xff"}}'), out, err)

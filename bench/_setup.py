@@ -94,35 +94,13 @@ def bench_world(
 def bench_world_with_stash(
     scenes: int, *, released: bool = False, **settings: object
 ) -> Iterator[tuple[Plugin, FakePlex, FakeStash, dict[int, int]]]:
-    """`scenes` scenes in Stash, each with its movie in Plex (`pairs`: scene id -> rating key)."""
-    with tempfile.TemporaryDirectory(prefix="plexsync-bench-") as tmp:
-        root = Path(tmp)
-        stash_dir = root / "stash"
-        stash_dir.mkdir()
-        plex = FakePlex(token=TOKEN)
-        section = plex.add_section("Movies", ["/media"])
-        with FakePlexServer(plex) as server:
-            stash = QuickStash(  # the fake must not set the pace (see QuickStash)
-                plugin_settings={"plex_url": server.url, "plex_token": TOKEN, **settings},
-                stash_dir=str(stash_dir),
-            )
-            with stash:
-                pairs = {}
-                for n in range(1, scenes + 1):
-                    sid = stash.add_scene(
-                        title=f"Scene {n}", files=(f"/media/s{n}.mp4",), tags=("a", "b")
-                    )
-                    pairs[sid] = plex.add_movie(section, f"/media/s{n}.mp4", title=f"s{n}")
-                if released:
-                    plugin_dir = released_plugin(root / "plugins")
-                    python = bare_python(root / "python")
-                else:
-                    plugin_dir, python = install_plugin(root / "plugins"), sys.executable
-                plugin = Plugin(plugin_dir, stash.server_connection(), root, python=python)
-                try:
-                    yield plugin, plex, stash, pairs
-                finally:
-                    kill_drainer(stash_dir / "plugin_data" / "PlexSync")
+    """`scenes` scenes in Stash, each with its movie in Plex (`pairs`: scene id -> rating key),
+    all in one folder, Plex's plain fake, the environment as it is (`drain_world` builds it)."""
+    with drain_world(
+        scenes, path=lambda n: f"/media/s{n}.mp4", plex=FakePlex(token=TOKEN), released=released,
+        pyc=False, **settings,
+    ) as world:  # fmt: skip
+        yield world.plugin, world.plex, world.stash, world.pairs
 
 
 # -- a drainer started by the bench itself, and what /proc says about it ------------------------

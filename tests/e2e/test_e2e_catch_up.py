@@ -29,6 +29,12 @@ def synced(
     key = plex.add_movie(section, "/media/c.mp4")
     assert plugin.hook(scene).returncode == 0
     assert wait_for(lambda: plex.item(key).title == "Synced" and plex.item(key).posters, 30)
+
+    def done() -> bool:  # the job completed too: a job still leased would be re-synced anyway
+        with JobQueue(data_dir) as queue:
+            return queue.pending_count() == 0
+
+    assert wait_for(done, 30)
     kill_drainer(data_dir)
     with JobQueue(data_dir) as queue:
         assert queue.meta(WATERMARK_KEY)  # the first drainer started the watermark

@@ -60,6 +60,7 @@ class StandIn:
 
     recording: Recording
     phase: str = ""  # "" before any task; else the mode of the task whose answers are given
+    installed: bool = True  # False: Stash knows no plugin PlexSync (every operation says so)
     operations: list[dict[str, Any]] = attrs.Factory(list)
     tasks: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)
     invalid: list[str] = attrs.Factory(list)
@@ -75,7 +76,7 @@ class StandIn:
         args = dict(args or {})
         with self.lock:
             self.operations.append(args)
-        if plugin_id != "PlexSync":
+        if plugin_id != "PlexSync" or not self.installed:
             raise ValueError(f"plugin {plugin_id} not found")
         answers = self.answers()
         key = answer_key(args)

@@ -203,8 +203,7 @@ def test_a_disabled_plugin_and_a_missing_one_say_so(
 ) -> None:
     shown = show(stand_in, page, recordings["disabled"])
     expect(shown.locator(".plexsync-message")).to_contain_text("PlexSync is switched off")
-    missing = Recording("missing", {"queue_status": {"__error__": "plugin PlexSync not found"}})
-    stand_in[0].recording = missing
+    stand_in[0].installed = False  # as Stash answers every read of a plugin it does not have
     shown.reload()
     error = shown.locator(".plexsync-error")
     expect(error).to_contain_text("PlexSync could not answer: plugin PlexSync not found")

@@ -117,6 +117,7 @@ class DrainActor:
         owner: str = "drainer",
         rng: random.Random | None = None,
         doorbell: Doorbell | None = None,
+        more_work: Callable[[], bool] = lambda: False,
     ) -> None:
         self._queue = queue
         self._syncer = syncer
@@ -127,6 +128,7 @@ class DrainActor:
         self._owner = owner
         self._rng = rng or random.Random()
         self._doorbell = doorbell or Doorbell()  # nobody rings it: a plain poll
+        self._more_work = more_work  # work that is not a job yet (a fan-out to expand)
         self.stop_reason = ""
 
     async def run(self) -> str:
@@ -140,7 +142,8 @@ class DrainActor:
                 if not self._queue.has_ready(now=self._now()):
                     if self._policy.stop_when_nothing_ready:
                         return self._stop("nothing left that is ready")
-                    if self._queue.pending_count() == 0 and self._gate.closed:
+                    idle = self._queue.pending_count() == 0 and not self._more_work()
+                    if idle and self._gate.closed:
                         idle_for = trio.current_time() - idle_since
                         limit = self._policy.idle_exit_seconds
                         if limit is not None and idle_for >= limit:

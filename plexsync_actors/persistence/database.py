@@ -24,7 +24,7 @@ else:
 DB_NAME = "queue.sqlite3"
 # Written once the schema exists: a queue file found empty after that was damaged, not new.
 CREATED_NAME = "queue.created"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 HISTORY_LIMIT = 50
 
 _LEASED_INDEX = (
@@ -32,6 +32,32 @@ _LEASED_INDEX = (
 )
 _SYNCED_TABLE = """CREATE TABLE IF NOT EXISTS scene_synced (
     scene_id INTEGER PRIMARY KEY, updated_at TEXT NOT NULL)"""
+# Schema 7: what each scene showed at its last sync, and the entity changes to fan out.
+_SYNCED_ENTITIES = "ALTER TABLE scene_synced ADD COLUMN entities INTEGER NOT NULL DEFAULT 0"
+_ENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scene_entities (
+    kind TEXT NOT NULL,
+    entity_id INTEGER NOT NULL,
+    scene_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (kind, entity_id, scene_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS scene_entities_scene ON scene_entities (scene_id);
+CREATE TABLE IF NOT EXISTS fan_outs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    entity_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL,
+    name TEXT,
+    label TEXT,
+    total INTEGER,
+    seen INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL DEFAULT 0,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (kind, entity_id, action)
+)"""
 # A new queue's schema; the migrations in `_migrate` reuse the statements named above.
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -92,6 +118,8 @@ CREATE TABLE IF NOT EXISTS scene_match (
     sections TEXT NOT NULL,
     matched_at REAL NOT NULL
 );
+{_SYNCED_ENTITIES};
+{_ENTITY_SCHEMA};
 """
 
 
@@ -220,6 +248,12 @@ class Database:
             if found == "5":  # 5 -> 6: Stash's updated_at of each scene's last sync (catch-up)
                 db.execute(_SYNCED_TABLE)
                 found = "6"
+            if found == "6":  # 6 -> 7: entity renames, merges and deletes fan out to scenes
+                if "entities" not in self.columns("scene_synced"):
+                    db.execute(_SYNCED_ENTITIES)
+                for statement in _ENTITY_SCHEMA.split(";"):
+                    db.execute(statement)
+                found = "7"
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
 
     def close(self) -> None:

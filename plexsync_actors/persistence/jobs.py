@@ -12,6 +12,7 @@ import json
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
 from plexsync_actors.persistence.database import Failure, Job
 from plexsync_actors.persistence.dead_letters import DeadLetters
+from plexsync_actors.persistence.fan_outs import FanOuts
 from plexsync_actors.persistence.outage_scenes import OutageScenes
 from plexsync_actors.persistence.scene_state import SceneStates
 
@@ -51,9 +52,9 @@ class QueueCounts(Record):
     dlq_by_error_type: dict[str, int]
 
 
-class JobQueue(DeadLetters, SceneStates, OutageScenes):
-    """The queue database of one data dir: jobs here; dead letters, per-scene state and the
-    scenes each outage affected mixed in."""
+class JobQueue(DeadLetters, SceneStates, OutageScenes, FanOuts):
+    """The queue database of one data dir: jobs here; dead letters, per-scene state, the
+    scenes each outage affected and the entity changes to fan out mixed in."""
 
     def __enter__(self) -> JobQueue:
         return self
@@ -92,6 +93,8 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
             cur = db.execute("DELETE FROM jobs WHERE scene_id = ?", (scene_id,))
             db.execute("DELETE FROM scene_state WHERE scene_id = ?", (scene_id,))
             db.execute("DELETE FROM scene_match WHERE scene_id = ?", (scene_id,))
+            db.execute("DELETE FROM scene_synced WHERE scene_id = ?", (scene_id,))
+            db.execute("DELETE FROM scene_entities WHERE scene_id = ?", (scene_id,))
         return cur.rowcount > 0
 
     # -- consumer ----------------------------------------------------------------------------
@@ -205,6 +208,10 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
         return cur.rowcount
 
     # -- outages ----------------------------------------------------------------------------
+    def has_work(self, *, now: float) -> bool:
+        """Whether a drainer has something to do now: a ready job, or a fan-out to expand."""
+        return self.has_ready(now=now) or self.has_fan_outs()
+
     def has_ready(self, *, now: float) -> bool:
         row = self._db.execute(
             """SELECT 1 FROM jobs WHERE next_attempt_at <= ?
@@ -292,5 +299,7 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes):
         return int(self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
     def clear_queue(self) -> int:
+        """Drop every waiting scene, and the entity changes not yet expanded into scenes."""
         with self._write() as db:
+            db.execute("DELETE FROM fan_outs")
             return db.execute("DELETE FROM jobs").rowcount

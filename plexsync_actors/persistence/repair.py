@@ -31,7 +31,16 @@ else:
 NOTICE_NAME = "queue.damaged.json"
 REPAIR_LOCK = "queue.repair.lock"
 NOTICE_DAYS = 7.0  # a notice nobody acted on stops being repeated after this long
-_TABLES = ("meta", "jobs", "dlq", "scene_state", "scene_match", "scene_synced")
+_TABLES = (
+    "meta",
+    "jobs",
+    "dlq",
+    "scene_state",
+    "scene_match",
+    "scene_synced",
+    "scene_entities",
+    "fan_outs",
+)
 _CHUNK = 200
 
 

@@ -1,5 +1,5 @@
-"""Per-scene sync memory: what PlexSync last wrote to each Plex item, its poster, and which items
-the scene's last full match found."""
+"""Per-scene sync memory: what PlexSync last wrote to each Plex item, its poster, which items the
+scene's last full match found, and the Stash data (time, tags, performers, studio) last synced."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
     from typing import NamedTuple as Record
 else:
     from plexsync_actors.core.records import Record
+
+
+ENTITY_KINDS = ("tag", "performer", "studio")
 
 
 class StoredMatch(Record):
@@ -100,19 +103,71 @@ class SceneStates(Database):
                 (scene_id, json.dumps(pairs), json.dumps(sorted(set(sections))), now),
             )
 
-    def save_synced(self, scene_id: int, updated_at: str) -> None:
-        """Stash's `updated_at` of the scene data just synced: the catch-up skips the scene
-        while Stash reports that same time."""
+    def save_synced(
+        self, scene_id: int, updated_at: str, entities: Iterable[tuple[str, int, str]] = ()
+    ) -> None:
+        """Stash's `updated_at` of the scene data just synced (the catch-up skips the scene
+        while Stash reports that same time), and the tags, performers and studio (kind, id,
+        name) it showed: after a destroy, Stash no longer knows which scenes had the entity."""
+        rows = sorted({(kind, int(eid), scene_id, name) for kind, eid, name in entities})
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO scene_synced (scene_id, updated_at) VALUES (?, ?)",
+                """INSERT OR REPLACE INTO scene_synced (scene_id, updated_at, entities)
+                   VALUES (?, ?, 1)""",
                 (scene_id, updated_at),
+            )
+            db.execute("DELETE FROM scene_entities WHERE scene_id = ?", (scene_id,))
+            db.executemany(
+                """INSERT OR REPLACE INTO scene_entities (kind, entity_id, scene_id, name)
+                   VALUES (?, ?, ?, ?)""",
+                rows,
             )
 
     def synced_times(self, scene_ids: Iterable[int]) -> dict[int, str]:
         """Stash's `updated_at` at each of these scenes' last sync (absent: never synced)."""
         query = "SELECT scene_id, updated_at FROM scene_synced WHERE scene_id IN ({marks})"
         return {int(sid): str(at) for sid, at in self._rows_for_scenes(query, scene_ids)}
+
+    def scenes_showing(self, kind: str, entity_ids: Iterable[int]) -> list[int]:
+        """The scenes whose last sync showed any of these entities, lowest id first."""
+        wanted = sorted({int(e) for e in entity_ids})
+        found: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"""SELECT scene_id FROM scene_entities
+                    WHERE kind = ? AND entity_id IN ({marks})""",  # noqa: S608 - marks only
+                (kind, *chunk),
+            )
+            found.update(int(row[0]) for row in rows)
+        return sorted(found)
+
+    def entities_of(self, kind: str, scene_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+        """The entities of `kind` ({id: name}, maybe none) each of these scenes showed at its
+        last sync; a scene absent is unknown (never synced, or synced by an older PlexSync)."""
+        if kind not in ENTITY_KINDS:
+            raise ValueError(f"not an entity kind: {kind!r}")
+        wanted = list(scene_ids)
+        known: dict[int, dict[int, str]] = {}
+        synced = "SELECT scene_id FROM scene_synced WHERE entities = 1 AND scene_id IN ({marks})"
+        for (scene_id,) in self._rows_for_scenes(synced, wanted):
+            known[int(scene_id)] = {}
+        shown = (  # kind is one of three literals
+            "SELECT scene_id, entity_id, name FROM scene_entities "  # noqa: S608
+            f"WHERE kind = '{kind}' AND scene_id IN ({{marks}})"
+        )
+        for scene_id, entity_id, name in self._rows_for_scenes(shown, list(known)):
+            known[int(scene_id)][int(entity_id)] = str(name)
+        return known
+
+    def entity_name(self, kind: str, entity_id: int) -> str | None:
+        """The name the entity had at the last sync of a scene that showed it."""
+        row = self._db.execute(
+            "SELECT name FROM scene_entities WHERE kind = ? AND entity_id = ? LIMIT 1",
+            (kind, entity_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def forget_match(self, scene_id: int) -> None:
         with self._write() as db:

@@ -24,37 +24,103 @@ from plexsync_actors.stash.settings_fetch import fetch_plugin_settings_sync
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
     from typing import IO, Any
+    from typing import NamedTuple as Record
+else:
+    from plexsync_actors.core.records import Record
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 SYNC_HOOKS = {"Scene.Update.Post", "Scene.Create.Post"}
 DROP_HOOKS = {"Scene.Destroy.Post"}
-
+# Changes that reach scenes with no scene hook: the kind of entity, and what happened to it.
+ENTITY_HOOKS = {
+    "Performer.Update.Post": ("performer", "rename"),
+    "Performer.Destroy.Post": ("performer", "destroy"),
+    "Studio.Update.Post": ("studio", "rename"),
+    "Studio.Destroy.Post": ("studio", "destroy"),
+    "Tag.Update.Post": ("tag", "rename"),
+    "Tag.Merge.Post": ("tag", "merge"),
+    "Tag.Destroy.Post": ("tag", "destroy"),
+}
+# What Plex shows of an entity: its name. A changed description, image or alias shows nowhere.
+SHOWN_FIELDS = frozenset({"name"})
 
 MAX_SCENE_ID = 2**63 - 1  # SQLite's INTEGER
 
 
-def scene_id_of(hook_context: Any) -> tuple[int, str]:
-    """The hook's scene id and type: the only fields the hook trusts (contract §8)."""
+def _hook_type(hook_context: Any) -> str:
     if not isinstance(hook_context, dict):
         raise InputError("args.hookContext is not an object: Stash sends {'id': …, 'type': …}.")
     hook_type = hook_context.get("type")
-    if not isinstance(hook_type, str) or hook_type not in SYNC_HOOKS | DROP_HOOKS:
+    if not isinstance(hook_type, str) or hook_type not in SYNC_HOOKS | DROP_HOOKS | set(
+        ENTITY_HOOKS
+    ):
         raise InputError(
             f"hookContext.type {values.shown(hook_type)} is not a hook PlexSync handles: it "
-            "listens to Scene.Update.Post, Scene.Create.Post and Scene.Destroy.Post."
+            "listens to Scene.Update.Post, Scene.Create.Post, Scene.Destroy.Post and the "
+            "Update, Merge and Destroy hooks of tags, performers and studios."
         )
-    raw_id = hook_context.get("id")
-    scene_id = -1
-    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-        scene_id = raw_id
-    elif isinstance(raw_id, str) and _DIGITS.fullmatch(raw_id.strip()):
-        scene_id = int(raw_id.strip())  # at most 19 ASCII digits: no giant int conversion
-    if not 0 < scene_id <= MAX_SCENE_ID:
+    return hook_type
+
+
+def _id_or_none(raw: Any) -> int | None:
+    found = -1
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        found = raw
+    elif isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        found = int(raw.strip())  # at most 19 ASCII digits: no giant int conversion
+    return found if 0 < found <= MAX_SCENE_ID else None
+
+
+def _hook_id(hook_context: dict[str, Any], hook_type: str, what: str) -> int:
+    found = _id_or_none(hook_context.get("id"))
+    if found is None:
         raise InputError(
-            f"hookContext.id of {hook_type} is {values.shown(raw_id)}, not a scene id "
-            "(a whole number from 1)."
+            f"hookContext.id of {hook_type} is {values.shown(hook_context.get('id'))}, not a "
+            f"{what} id (a whole number from 1)."
         )
-    return scene_id, hook_type
+    return found
+
+
+def scene_id_of(hook_context: Any) -> tuple[int, str]:
+    """The hook's scene id and type: the only fields the hook trusts (contract §8)."""
+    hook_type = _hook_type(hook_context)
+    if hook_type in ENTITY_HOOKS:
+        raise InputError(f"{hook_type} is not a scene hook.")
+    return _hook_id(hook_context, hook_type, "scene"), hook_type
+
+
+class EntityChange(Record):
+    """What an entity hook announced: which entity, what happened, and a merge's sources."""
+
+    kind: str
+    entity_id: int
+    action: str
+    sources: tuple[int, ...]
+    shown: bool  # whether it can change what Plex shows (an update that left the name: no)
+
+
+def entity_change_of(hook_context: Any) -> EntityChange:
+    """Read an entity hook: its id and type, a merge's `input.source` ids (Stash sends
+    `{source: [ids], destination: id}`) and an update's `inputFields` (absent: assume a name
+    change, as nothing says otherwise)."""
+    hook_type = _hook_type(hook_context)
+    if hook_type not in ENTITY_HOOKS:
+        raise InputError(f"{hook_type} is not a tag, performer or studio hook.")
+    kind, action = ENTITY_HOOKS[hook_type]
+    entity_id = _hook_id(hook_context, hook_type, kind)
+    sources: tuple[int, ...] = ()
+    if action == "merge":
+        given = hook_context.get("input")
+        raw = given.get("source") if isinstance(given, dict) else None
+        found = (_id_or_none(s) for s in (raw if isinstance(raw, list) else ()))
+        sources = tuple(sorted({s for s in found if s is not None and s != entity_id}))
+    fields = hook_context.get("inputFields")
+    shown = True
+    if action == "rename" and isinstance(fields, list):
+        shown = any(isinstance(f, str) and f in SHOWN_FIELDS for f in fields)
+    return EntityChange(
+        kind=kind, entity_id=entity_id, action=action, sources=sources, shown=shown
+    )
 
 
 def data_dir_from(raw: dict[str, Any], conn: dict[str, Any]) -> str:
@@ -130,22 +196,37 @@ def _read_text(path: str) -> str:
 
 
 def _queue_it(
-    data_dir: str, scene_id: int, hook_type: str, now: float, stderr: IO[str]
+    data_dir: str,
+    scene_id: int,
+    hook_type: str,
+    change: EntityChange | None,
+    now: float,
+    stderr: IO[str],
 ) -> tuple[dict[str, Any], bool]:
-    """Queue (or drop) the scene; a damaged queue is repaired first and the save still kept.
-    Returns the output and whether ready work waits."""
+    """Queue (or drop) the scene, or queue the entity change; a damaged queue is repaired
+    first and the change still kept. Returns the output and whether work waits for a drainer."""
+    output: dict[str, Any]
     for attempt in (1, 2):
         try:
             queue, notice = open_sound(data_dir, thorough=False, now=now)
             if notice is not None:
                 log_line(stderr, WARNING, notice.sentence())
             with queue:
-                if hook_type in DROP_HOOKS:
+                if change is not None:
+                    queue.add_fan_out(
+                        change.kind,
+                        change.entity_id,
+                        change.action,
+                        sources=change.sources,
+                        now=now,
+                    )
+                    output = {"fan_out": _fan_out_output(change)}
+                elif hook_type in DROP_HOOKS:
                     output = {"dropped": scene_id if queue.drop(scene_id) else None}
                 else:
                     queue.enqueue(scene_id, reason=hook_type, now=now)
                     output = {"queued": scene_id}
-                return output, queue.has_ready(now=now)
+                return output, queue.has_work(now=now)
         except sqlite3.DatabaseError as exc:
             if attempt == 2 or not is_damage(exc):
                 raise
@@ -153,11 +234,26 @@ def _queue_it(
     raise AssertionError("unreachable")
 
 
+def _fan_out_output(change: EntityChange) -> dict[str, Any]:
+    return {"kind": change.kind, "id": change.entity_id, "action": change.action}
+
+
 def run_hook(
     data: dict[str, Any], *, now: float, stderr: IO[str], start_drainer: bool = True
 ) -> Any:
     """Handle one hook invocation; returns the `output` value."""
-    scene_id, hook_type = scene_id_of(data["args"].get("hookContext"))
+    context = data["args"].get("hookContext")
+    change = None
+    if _hook_type(context) in ENTITY_HOOKS:
+        change = entity_change_of(context)
+        if not change.shown:  # a description or an image: nothing Plex shows, nothing to do
+            return {"fan_out": None}
+        item_id, hook_type = change.entity_id, context["type"]
+        subject = f"The {change.action} of {change.kind} {item_id}"
+        again = f"make the change to the {change.kind} again"
+    else:
+        item_id, hook_type = scene_id_of(context)
+        subject, again = f"Scene {item_id}", "save the scene again"
     conn = data.get("server_connection")
     url = server_connection.base_url(conn)
     assert isinstance(conn, dict)
@@ -167,9 +263,9 @@ def run_hook(
         data_dir = recalled_data_dir(conn)
         if data_dir is None:
             raise DataDirError(
-                f"Scene {scene_id} was not queued: PlexSync could not read its settings from "
-                f"Stash ({exc}), so it does not know its data_dir yet. Save the scene again "
-                "once Stash answers."
+                f"{subject} was not queued: PlexSync could not read its settings from "
+                f"Stash ({exc}), so it does not know its data_dir yet. "
+                f"{again[0].upper()}{again[1:]} once Stash answers."
             ) from exc
         log_line(
             stderr,
@@ -183,14 +279,14 @@ def run_hook(
         data_dir = data_dir_from(raw, conn)
         remember_data_dir(conn, data_dir)
     try:
-        output, ready = _queue_it(data_dir, scene_id, hook_type, now, stderr)
+        output, ready = _queue_it(data_dir, item_id, hook_type, change, now, stderr)
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DataDirError(
-            f"Could not queue scene {scene_id} in {values.shown(data_dir)} "
+            f"Could not queue {subject[0].lower()}{subject[1:]} in {values.shown(data_dir)} "
             f"({values.shown(reason)[1:-1]}): set data_dir to a folder PlexSync may write to, "
-            "then save the scene again."
+            f"then {again}."
         ) from exc
-    if start_drainer and ready:  # any run that finds ready work and no drainer starts one
+    if start_drainer and ready:  # any run that finds work waiting and no drainer starts one
         ensure_drainer(conn, data_dir, now=now)
     return output

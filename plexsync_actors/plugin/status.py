@@ -15,6 +15,7 @@ from plexsync_actors.core import bucket as core_bucket
 from plexsync_actors.core.report import metrics, record_json
 from plexsync_actors.drainer.control import drainer_running
 from plexsync_actors.persistence.events import EventLog
+from plexsync_actors.persistence.fan_outs import status_line
 from plexsync_actors.persistence.jobs import WATERMARK_KEY, JobQueue
 from plexsync_actors.persistence.last_runs import last_runs
 from plexsync_actors.persistence.outage_state import OutageFiles
@@ -51,6 +52,7 @@ def status(settings: Settings) -> dict[str, Any]:
         counts = queue.counts(now=now)
         newest = queue.newest_dead_letters(5)
         watermark = queue.meta(WATERMARK_KEY)  # Stash's time of the newest change looked at
+        fan_outs = queue.fan_outs()
     drainer = drainer_running(settings.data_dir, now=now)
     bucket = core_bucket.Bucket(ramp_start=schedule.ramp_start)
     ramp_active = core_bucket.ramp_active(bucket, now, ramp)
@@ -100,6 +102,21 @@ def status(settings: Settings) -> dict[str, Any]:
             "since": iso_utc(drainer.since),
         },
         "catch_up": {"watermark": watermark},
+        # Renamed, merged or deleted tags, performers and studios still being turned into
+        # scene jobs: "Tag 'Outdoor' renamed: 1,240 of 3,000 scenes queued".
+        "fan_outs": [
+            {
+                "kind": f.kind,
+                "id": f.entity_id,
+                "action": f.action,
+                "name": f.name,
+                "scenes_done": f.seen,  # looked at: queued, or already right in Plex
+                "scenes_queued": f.queued,
+                "scenes_total": f.total,
+                "message": status_line(f),
+            }
+            for f in fan_outs
+        ],
         "settings": in_force(settings),
         "last_runs": last_runs(settings.data_dir),
         "outages": [record_json(r, now, iso_utc) for r in stores.outages.records[:3]],
@@ -132,6 +149,7 @@ def status_sentence(
     if data["recovery"]["ramp_active"]:
         parts.append(f"recovery ramp at {data['recovery']['current_rate']:g} jobs/s")
     parts.append(f"{counted(queue['pending'], 'scene')} waiting")
+    parts.extend(f["message"] for f in data.get("fan_outs", ()))
     dlq_text = f"DLQ {dlq['total']}"
     if dlq["by_error_type"]:
         dlq_text += " (" + ", ".join(f"{k} {v}" for k, v in dlq["by_error_type"].items()) + ")"

@@ -113,6 +113,6 @@ def _start_a_drainer_for_ready_work(settings: Settings, server_connection: dict[
         return
     now = wall_now()
     with JobQueue(data_dir) as queue:
-        ready = queue.has_ready(now=now)
+        ready = queue.has_work(now=now)
     if ready:
         ensure_drainer(server_connection, data_dir, now=now)

@@ -52,6 +52,7 @@ from plexsync_actors.stash.client import StashClient
 from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.sync.catch_up import EVERY_SECONDS as CATCH_UP_EVERY_SECONDS
 from plexsync_actors.sync.catch_up import catch_up
+from plexsync_actors.sync.fan_out import FanOutExpander
 from plexsync_actors.sync.syncer import SceneSyncer
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def wire(
     rng: random.Random | None = None,
     on_probe: Callable[[], None] | None = None,
     doorbell: Doorbell | None = None,
+    more_work: Callable[[], bool] = lambda: False,
 ) -> Pipeline:
     """Build the actors of one run over the persisted state in `stores`."""
     probes = probe_policy(settings)
@@ -226,6 +228,7 @@ def wire(
         gate=gate,
         owner=f"{mode}-{uuid.uuid4().hex[:8]}",
         doorbell=doorbell,
+        more_work=more_work,
     )
     channels = _Channels(
         breaker_send=breaker_send,
@@ -271,6 +274,9 @@ async def run_pipeline(
                 wall_now=now,
             )
             bell = Doorbell()
+            expander = FanOutExpander(
+                stash=stash, queue=queue, settings=settings, wall_now=now, on_queued=bell.ring
+            )
             pipeline = wire(
                 settings=settings,
                 mode=mode,
@@ -282,6 +288,7 @@ async def run_pipeline(
                 now=now,
                 on_probe=None if watch is None else watch.poke,
                 doorbell=bell,
+                more_work=lambda: expander.has_work,
             )
             async with trio.open_nursery() as nursery:
                 if doorbell is not None:  # a copy: the socket outlives this run
@@ -290,7 +297,10 @@ async def run_pipeline(
                 # Changes no scene hook announced: one look before the drain, then now and
                 # then while a drainer lives (sync.catch_up).
                 await _catch_up(stash, queue, now, bell)
-                if mode != "foreground":
+                if mode == "foreground":  # the scenes of a rename are in the queue it drains
+                    await expander.expand_all()
+                else:  # a rename's scenes drain while later pages are still being asked for
+                    nursery.start_soon(expander.run)
                     nursery.start_soon(_catch_up_every, stash, queue, now, bell)
                 until = None if watch is None else watch.run
                 await pipeline.run(tally, on_outcome, heartbeat, until)

@@ -28,6 +28,7 @@ from plexsync_actors.stash.connection import StashConnection
 from plexsync_actors.stash.models import Image, PluginConfig, Scene, SceneChange, SceneIdPage
 from plexsync_actors.stash.queries import (
     API_KEY_QUERY,
+    ENTITY_NAME_QUERIES,
     FIND_SCENE_QUERY,
     FIND_SCENES_QUERY,
     SCENE_CHANGES_QUERY,
@@ -131,6 +132,40 @@ class StashClient:
         _, scenes = _scenes_page(data)
         changes = _changes(scenes)
         return changes[0].updated_at if changes else None
+
+    async def scenes_showing(
+        self, kind: str, entity_id: int, *, after_id: int, page_size: int
+    ) -> SceneIdPage:
+        """One page of the scenes that have the tag, performer or studio `entity_id` (only that
+        one: a parent tag's children are not looked at), ids above `after_id`, lowest first;
+        its count is of every such scene above `after_id`. A walk that goes on from the last id
+        of each page misses no scene and repeats none, whatever changes meanwhile."""
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        criterion: dict[str, object] = {"value": [str(entity_id)], "modifier": "INCLUDES"}
+        if kind != "performer":  # tags and studios are hierarchical: depth 0 is this one only
+            criterion["depth"] = 0
+        scene_filter = {
+            _ENTITY_FILTERS[kind]: criterion,
+            "id": {"value": after_id, "modifier": "GREATER_THAN"},
+        }
+        page_filter = {"page": 1, "per_page": page_size, "sort": "id", "direction": "ASC"}
+        data = await self._query(
+            SCENE_IDS_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
+        )
+        count, scenes = _scenes_page(data)
+        return SceneIdPage(count=count, ids=_scene_ids(scenes))
+
+    async def entity_name(self, kind: str, entity_id: int) -> str | None:
+        """The name of the tag, performer or studio `entity_id`; None when Stash has none."""
+        data = await self._query(ENTITY_NAME_QUERIES[kind], {"id": str(entity_id)})
+        found = data.get(f"find{kind.title()}")
+        if found is None:
+            return None
+        name = found.get("name") if isinstance(found, dict) else None
+        if not isinstance(name, str):
+            raise StashUnavailable(f"Stash answered find{kind.title()} without a name.")
+        return name
 
     async def recent_scenes(self, limit: int) -> list[Scene]:
         """The `limit` most recently updated scenes, newest first."""
@@ -267,6 +302,9 @@ class StashClient:
             ) from exc
 
 
+_ENTITY_FILTERS = {"tag": "tags", "performer": "performers", "studio": "studios"}
+
+
 def _refusal_status(response: httpx.Response) -> int | None:
     """401/403 when Stash refused the credentials, else None.
 
@@ -337,17 +375,24 @@ def _scene_from_json(raw: Any) -> Scene:
     try:
         studio = raw.get("studio")
         paths = raw.get("paths") or {}
+        performers = raw.get("performers") or ()
+        tags = raw.get("tags") or ()
         return Scene(
             id=int(raw["id"]),
             title=_optional_str(raw.get("title")),
             details=_optional_str(raw.get("details")),
             date=_optional_str(raw.get("date")),
             studio=_optional_str(studio["name"]) if studio else None,
-            performers=tuple(str(p["name"]) for p in raw.get("performers") or ()),
-            tags=tuple(str(t["name"]) for t in raw.get("tags") or ()),
+            performers=tuple(str(p["name"]) for p in performers),
+            tags=tuple(str(t["name"]) for t in tags),
             files=tuple(str(f["path"]) for f in raw.get("files") or ()),
             screenshot_url=_optional_str(paths.get("screenshot")),
             updated_at=_optional_str(raw.get("updated_at")),
+            entities=(
+                *_entities("tag", tags),
+                *_entities("performer", performers),
+                *_entities("studio", [studio] if studio else []),
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         scene = raw.get("id") if isinstance(raw, dict) else None
@@ -355,6 +400,18 @@ def _scene_from_json(raw: Any) -> Scene:
             f"Stash answered scene {str(scene)[:40] if scene is not None else '(no id)'} in a "
             "shape PlexSync cannot read."
         ) from exc
+
+
+def _entities(kind: str, found: Any) -> tuple[tuple[str, int, str], ...]:
+    """(kind, id, name) of each entity; one without a readable id is left out (a fan-out then
+    does not find the scene through it, but a sync never fails for it)."""
+    out = []
+    for raw in found:
+        try:
+            out.append((kind, int(raw["id"]), str(raw["name"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(out)
 
 
 def _optional_str(value: object) -> str | None:

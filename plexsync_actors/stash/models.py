@@ -19,6 +19,9 @@ class Scene:
     files: tuple[str, ...] = ()
     screenshot_url: str | None = None
     updated_at: str | None = None
+    # (kind, id, name) of each tag, performer and studio shown: what a later rename, merge or
+    # delete of one of them is traced back to (`sync.fan_out`).
+    entities: tuple[tuple[str, int, str], ...] = ()
 
 
 @attrs.frozen(kw_only=True)

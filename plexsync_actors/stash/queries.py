@@ -32,9 +32,9 @@ fragment PlexSyncScene on Scene {
   details
   date
   updated_at
-  studio { name }
-  performers { name }
-  tags { name }
+  studio { id name }
+  performers { id name }
+  tags { id name }
   files { path }
   paths { screenshot }
 }
@@ -92,6 +92,19 @@ query PlexSyncSceneChanges($filter: FindFilterType, $scene_filter: SceneFilterTy
 }
 """
 
+# A fan-out (`sync.fan_out`) names the renamed or merged entity in its status line.
+ENTITY_NAME_QUERIES = {
+    kind: f"""\
+query PlexSync{kind.title()}Name($id: ID!) {{
+  find{kind.title()}(id: $id) {{
+    id
+    name
+  }}
+}}
+"""
+    for kind in ("tag", "performer", "studio")
+}
+
 API_KEY_QUERY = """\
 query PlexSyncApiKey {
   configuration {
@@ -109,4 +122,5 @@ ALL_QUERIES: tuple[str, ...] = (
     SCENE_CHANGES_QUERY,
     PLUGIN_SETTINGS_QUERY,
     API_KEY_QUERY,
+    *ENTITY_NAME_QUERIES.values(),
 )

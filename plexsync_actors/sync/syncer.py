@@ -69,8 +69,8 @@ class SceneSyncer:
             )
             changed.extend(item_changed)
             pending = pending or item_pending
-        if scene.updated_at:  # what the catch-up compares (sync.catch_up)
-            self._queue.save_synced(scene.id, scene.updated_at)
+        # What the catch-up compares (sync.catch_up), and what a fan-out traces (sync.fan_out).
+        self._queue.save_synced(scene.id, scene.updated_at or "", scene.entities)
         detail = ", ".join(sorted(set(changed))) or "no change"
         if pending:
             detail += "; Stash has no cover for it yet"

@@ -5,6 +5,7 @@ from pathlib import Path
 import attrs
 import yaml
 
+from plexsync_actors.plugin.hook import ENTITY_HOOKS
 from plexsync_actors.plugin.tasks import TASKS
 from plexsync_actors.settings import Settings
 
@@ -37,9 +38,23 @@ def test_manifest_uses_only_keys_stash_knows() -> None:
         assert all(isinstance(v, str) for v in task["defaultArgs"].values())
 
 
-def test_hooks_cover_update_create_and_destroy() -> None:
+def test_hooks_cover_scene_changes_and_the_entity_changes_no_scene_hook_announces() -> None:
     triggers = {t for hook in MANIFEST["hooks"] for t in hook["triggeredBy"]}
-    assert triggers == {"Scene.Update.Post", "Scene.Create.Post", "Scene.Destroy.Post"}
+    assert triggers == {
+        "Scene.Update.Post",
+        "Scene.Create.Post",
+        "Scene.Destroy.Post",
+        *ENTITY_HOOKS,
+    }
+    assert set(ENTITY_HOOKS) == {
+        "Performer.Update.Post",
+        "Performer.Destroy.Post",
+        "Studio.Update.Post",
+        "Studio.Destroy.Post",
+        "Tag.Update.Post",
+        "Tag.Merge.Post",
+        "Tag.Destroy.Post",
+    }
 
 
 def test_every_task_names_a_known_mode_and_has_a_description() -> None:

@@ -147,6 +147,10 @@ class Plugin:
             context["inputFields"] = ["id", "title"]
         return self.run_raw(self.input_for({"hookContext": context}))
 
+    def hook_context(self, context: dict[str, Any]) -> PluginRun:
+        """A hook with the `hookContext` Stash sends (FakeStash's entity changes give them)."""
+        return self.run_raw(self.input_for({"hookContext": context}))
+
     def start_hook(self, scene_id: int) -> subprocess.Popen[str]:
         context = {"id": scene_id, "type": "Scene.Update.Post", "input": None}
         proc = subprocess.Popen(

@@ -1,0 +1,203 @@
+"""End to end: renamed, merged and deleted tags, performers and studios reach every Plex item.
+
+Stash runs no scene hook for these and moves no scene's `updated_at`; the fake Stash changes
+its scenes as Stash does and hands out the `hookContext` Stash sends to the entity hook.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
+from plexsync_actors.testing.fake_plex_library import TagMode
+from plexsync_actors.testing.fake_stash import FakeStash
+from plexsync_actors.testing.harness import Plugin, drainer_pid, process_alive, wait_for
+
+pytestmark = pytest.mark.slow
+
+Library = dict[int, int]  # scene id -> rating key
+
+
+@pytest.fixture(autouse=True)
+def fast_drain(fake_stash: FakeStash) -> None:
+    # Hundreds of scenes: the default 20 jobs/s would make each test wait for the rate cap.
+    fake_stash.plugin_settings.update({"max_rate": 2000, "sync_poster": False})
+
+
+def scenes_in_plex(
+    plex: FakePlex, stash: FakeStash, count: int, **fields: object
+) -> Library:
+    """`count` scenes in Stash with `fields`, each with its movie in Plex."""
+    section = plex.add_section("Movies", ["/media"]) if not plex_sections(plex) else 1
+    made = {}
+    for _ in range(count):
+        scene = stash.add_scene(**fields)  # type: ignore[arg-type]
+        stash.update_scene(scene, files=[f"/stash/media/{scene}.mp4"])
+        made[scene] = plex.add_movie(section, f"/media/{scene}.mp4")
+    return made
+
+
+def plex_sections(plex: FakePlex) -> bool:
+    return bool(plex._sections)
+
+
+def drained(data_dir: Path) -> bool:
+    with JobQueue(data_dir) as queue:
+        return queue.pending_count() == 0 and not queue.has_fan_outs()
+
+
+def sync_all(plugin: Plugin, data_dir: Path) -> None:
+    """Every scene synced once, as after a Sync All Scenes that the drainer worked through."""
+    run = plugin.task("all")
+    assert run.returncode == 0, run.stderr
+    assert wait_for(lambda: drained(data_dir), 60)
+
+
+def puts(plex: FakePlex, keys: Iterable[int]) -> dict[int, int]:
+    return {key: plex.item(key).put_count for key in keys}
+
+
+@pytest.mark.parametrize("plex_tag_mode", ["replace", "append"])
+def test_renaming_a_tag_on_200_scenes_leaves_every_item_with_the_new_genre_only(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+    plex_tag_mode: TagMode,
+) -> None:
+    plex, _ = fake_plex
+    tagged = scenes_in_plex(plex, fake_stash, 200, title="t", tags=["Outdoor", "HD"])
+    other = scenes_in_plex(plex, fake_stash, 5, title="o", tags=["HD"])
+    sync_all(plugin, data_dir)
+    assert all(plex.item(k).genres == ["Outdoor", "HD"] for k in tagged.values())
+    before = puts(plex, [*tagged.values(), *other.values()])
+
+    run = plugin.hook_context(fake_stash.rename_entity("tag", "Outdoor", "Outdoors"))
+
+    assert run.returncode == 0 and run.output["fan_out"]["action"] == "rename", run.stderr
+    assert wait_for(lambda: drained(data_dir), 60)
+    for key in tagged.values():
+        assert sorted(plex.item(key).genres) == ["HD", "Outdoors"]
+        assert plex.item(key).put_count == before[key] + 1
+    assert all(plex.item(k).put_count == before[k] for k in other.values())
+    assert fake_stash.invalid_queries == []
+
+
+def test_a_studio_rename_moves_every_item_to_the_new_studio_collection(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+) -> None:
+    plex, _ = fake_plex
+    library = scenes_in_plex(plex, fake_stash, 20, title="s", studio="Old Studio")
+    for key in library.values():
+        plex.item(key).collections.append("My Favourites")  # the user's own: left alone
+    sync_all(plugin, data_dir)
+    assert all("Old Studio" in plex.item(k).collections for k in library.values())
+
+    assert plugin.hook_context(fake_stash.rename_entity("studio", "Old Studio", "New Studio"))
+
+    assert wait_for(lambda: drained(data_dir), 60)
+    for key in library.values():
+        item = plex.item(key)
+        assert item.studio == "New Studio"
+        assert sorted(item.collections) == ["My Favourites", "New Studio"]
+
+
+def test_merging_two_tags_and_deleting_a_performer_reach_every_affected_item(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+) -> None:
+    plex, _ = fake_plex
+    only_a = scenes_in_plex(plex, fake_stash, 10, title="a", tags=["Beach"], performers=["Ann"])
+    a_and_c = scenes_in_plex(plex, fake_stash, 10, title="ac", tags=["Beach", "Sea"])
+    only_b = scenes_in_plex(plex, fake_stash, 10, title="b", tags=["Shore"], performers=["Bo"])
+    only_c = scenes_in_plex(plex, fake_stash, 10, title="c", tags=["Sea"], performers=["Bo"])
+    sync_all(plugin, data_dir)
+    before = puts(plex, only_c.values())
+
+    merged = plugin.hook_context(fake_stash.merge_tags(["Beach", "Shore"], "Sea"))
+    assert merged.returncode == 0 and merged.output["fan_out"]["action"] == "merge"
+    assert wait_for(lambda: drained(data_dir), 60)
+
+    for key in [*only_a.values(), *a_and_c.values(), *only_b.values(), *only_c.values()]:
+        assert plex.item(key).genres == ["Sea"]
+    assert puts(plex, only_c.values()) == before  # they showed the merged tag already
+
+    before = puts(plex, only_c.values())
+    assert plugin.hook_context(fake_stash.delete_entity("performer", "Ann")).returncode == 0
+    assert wait_for(lambda: drained(data_dir), 60)
+    assert all(plex.item(k).actors == [] for k in only_a.values())
+    assert all(plex.item(k).actors == ["Bo"] for k in [*only_b.values(), *only_c.values()])
+    assert puts(plex, only_c.values()) == before
+
+
+def test_a_changed_tag_description_queues_nothing(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+) -> None:
+    plex, _ = fake_plex
+    scenes_in_plex(plex, fake_stash, 3, title="d", tags=["Outdoor"])
+    sync_all(plugin, data_dir)
+
+    run = plugin.hook_context(fake_stash.update_entity("tag", "Outdoor", description="Sunny"))
+
+    assert run.returncode == 0 and run.output == {"fan_out": None}
+    with JobQueue(data_dir) as queue:
+        assert queue.pending_count() == 0 and not queue.has_fan_outs()
+
+
+def test_a_drainer_killed_mid_fan_out_of_2000_scenes_resumes_and_syncs_each_once(
+    plugin: Plugin,
+    fake_plex: tuple[FakePlex, FakePlexServer],
+    fake_stash: FakeStash,
+    data_dir: Path,
+) -> None:
+    plex, _ = fake_plex
+    # As if synced long ago (by a PlexSync that kept no entities): Plex shows the old name.
+    section = plex.add_section("Movies", ["/media"])
+    library = {}
+    for _ in range(2000):
+        scene = fake_stash.add_scene(title="k", tags=["Old"])
+        fake_stash.update_scene(scene, files=[f"/stash/media/{scene}.mp4"])
+        library[scene] = plex.add_movie(section, f"/media/{scene}.mp4", title="k", genres=["Old"])
+    fake_stash.delays["findScenes"] = 0.4  # each page of the fan-out takes a while
+
+    run = plugin.hook_context(fake_stash.rename_entity("tag", "Old", "New"))
+    assert run.returncode == 0, run.stderr
+
+    def mid_fan_out() -> bool:
+        with JobQueue(data_dir) as queue:
+            found = queue.fan_outs()
+        return bool(found) and 500 <= found[0].seen < 2000
+
+    assert wait_for(mid_fan_out, 60, interval=0.01)
+    pid = drainer_pid(data_dir)
+    assert pid is not None
+    import os
+
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not process_alive(pid), 5)
+    fake_stash.delays.clear()
+    with JobQueue(data_dir) as queue:
+        (left,) = queue.fan_outs()
+        assert left.seen < 2000  # the kill came before the expansion ended
+
+    restarted = plugin.task("process_queue", timeout=120)
+
+    assert restarted.returncode == 0, restarted.stderr
+    assert wait_for(lambda: drained(data_dir), 60)
+    for key in library.values():
+        assert plex.item(key).genres == ["New"]
+        assert plex.item(key).put_count == 1  # synced once: none twice, none missed
+    assert fake_stash.invalid_queries == []

@@ -94,6 +94,7 @@ class FakeStash:
         self._cookie_expired = False
         self.lock = threading.Lock()
         self.scenes: dict[int, FakeScene] = {}
+        self._top_scene_id = 0  # max(scenes), kept: recomputing it made adding n scenes O(n²)
         self._names: dict[tuple[str, str], int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -198,7 +199,9 @@ class FakeStash:
         """Create a scene (with the next free id unless given) and return its id."""
         now = self._clock()
         with self.lock:
-            new_id = scene_id if scene_id is not None else max(self.scenes, default=0) + 1
+            new_id = scene_id if scene_id is not None else self._top_scene_id + 1
+            if scene_id is None and new_id in self.scenes:  # stored behind add_scene's back
+                new_id = max(self.scenes) + 1
             if new_id in self.scenes:
                 raise ValueError(f"scene {new_id} already exists")
             self.scenes[new_id] = FakeScene(
@@ -206,6 +209,7 @@ class FakeStash:
                 date=date, studio=studio, performers=tuple(performers), tags=tuple(tags),
                 files=tuple(files), screenshot=screenshot,
             )  # fmt: skip
+            self._top_scene_id = max(self._top_scene_id, new_id)
         return new_id
 
     def update_scene(self, scene_id: int, **fields: Any) -> None:
@@ -231,6 +235,8 @@ class FakeStash:
     def delete_scene(self, scene_id: int) -> None:
         with self.lock:
             del self.scenes[scene_id]
+            if scene_id == self._top_scene_id:  # the next new scene takes the freed id again
+                self._top_scene_id = max(self.scenes, default=0)
 
     def scene(self, scene_id: int) -> FakeScene:
         """A copy of the stored scene."""

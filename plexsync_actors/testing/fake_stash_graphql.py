@@ -13,6 +13,7 @@ import datetime
 import functools
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,7 +258,7 @@ def _matches(scene: FakeScene, field: str, criterion: dict[str, Any]) -> bool:
     """Stash filters `updated_at` with SQL on the stored *text*: `updated_at > 'value'`."""
     if field not in ("updated_at", "created_at"):
         raise ValueError(f"the fake Stash does not support scene_filter.{field}")
-    stored = _stored_time(getattr(scene, field))
+    stored = _stored_text(getattr(scene, field), time.tzname)
     value, value2 = criterion["value"], criterion.get("value2")
     modifier = criterion["modifier"]
     tests: dict[str, Callable[[], bool]] = {
@@ -307,6 +308,13 @@ def _file(scene: FakeScene, index: int, path: str) -> dict[str, object]:
         "frame_rate": 30.0, "bit_rate": 0, "created_at": _rfc3339(scene.created_at),
         "updated_at": _rfc3339(scene.updated_at),
     }  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _stored_text(moment: datetime.datetime, zone: tuple[str, str]) -> str:
+    """`_stored_time`, remembered: filtering 100,000 scenes would format each one per page.
+    `zone` (`time.tzname`) is in the key so a test that changes the local zone is not misled."""
+    return _stored_time(moment)
 
 
 def _stored_time(moment: datetime.datetime) -> str:

@@ -3,7 +3,8 @@
 Queries are validated and executed against Stash's real schema by `fake_stash_graphql`; a query
 Stash would reject is answered with a GraphQL error (HTTP 422, like gqlgen) and recorded in
 `invalid_queries`, so a test can assert that none happened. Authentication and the screenshot
-route follow Stash's source: see `FakeStash._respond`.
+route follow Stash's source: see `FakeStash._respond`. Tags, performers and studios are objects
+with stable ids (`fake_stash_entities`) that tests rename, merge and delete as Stash's users do.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from plexsync_actors.testing.fake_stash_entities import EntityStore, Hook, update_hook
 from plexsync_actors.testing.fake_stash_graphql import (
     DEFAULT_SCREENSHOT,
     HEAD_VERSION,
@@ -30,6 +32,7 @@ from plexsync_actors.testing.fake_stash_graphql import (
     answer_graphql,
     load_stash_schema,
     render_scene,
+    rfc3339,
     schema_folder,
     sniff_image_type,
     version_tuple,
@@ -95,7 +98,7 @@ class FakeStash:
         self.lock = threading.Lock()
         self.scenes: dict[int, FakeScene] = {}
         self._top_scene_id = 0  # max(scenes), kept: recomputing it made adding n scenes O(n²)
-        self._names: dict[tuple[str, str], int] = {}
+        self.entities = EntityStore(self.scenes, self.lock)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,9 +207,11 @@ class FakeStash:
                 new_id = max(self.scenes) + 1
             if new_id in self.scenes:
                 raise ValueError(f"scene {new_id} already exists")
+            performers, tags = tuple(performers), tuple(tags)
+            self.entities.register_scene(now, studio=studio, performers=performers, tags=tags)
             self.scenes[new_id] = FakeScene(
                 id=new_id, created_at=now, updated_at=now, title=title, details=details,
-                date=date, studio=studio, performers=tuple(performers), tags=tuple(tags),
+                date=date, studio=studio, performers=performers, tags=tags,
                 files=tuple(files), screenshot=screenshot,
             )  # fmt: skip
             self._top_scene_id = max(self._top_scene_id, new_id)
@@ -226,6 +231,7 @@ class FakeStash:
             for name in ("performers", "tags", "files"):
                 if name in fields:
                     fields[name] = tuple(fields[name])
+            self.entities.register_scene(now, **fields)
             if "screenshot" in fields and fields["screenshot"] != scene.screenshot:
                 scene.screenshot_version += 1
             for name, value in fields.items():
@@ -248,6 +254,52 @@ class FakeStash:
         with self.lock:
             version = self.scenes[scene_id].screenshot_version
         return f"{self.public_url}/scene/{scene_id}/screenshot?t={version}"
+
+    # -- tags, performers, studios ----------------------------------------------------------
+
+    def entity_id(self, kind: str, name: str) -> int:
+        """The id of the "tag", "performer" or "studio" of that name; KeyError if there is none."""
+        with self.lock:
+            return self.entities.find(kind, name).id
+
+    def entity_name(self, kind: str, entity_id: int) -> str | None:
+        with self.lock:
+            entity = self.entities.get(kind, entity_id)
+            return entity.name if entity else None
+
+    def rename_entity(self, kind: str, old_name: str, new_name: str) -> Hook:
+        """Rename as Stash's edit form does: same id, every scene shows the new name, and no
+        scene's `updated_at` moves. Returns the `hookContext` of `<Kind>.Update.Post`."""
+        return self.update_entity(kind, old_name, name=new_name)
+
+    def update_entity(self, kind: str, name: str, /, **fields: Any) -> Hook:
+        """`tagUpdate` (etc.) sending `fields`, a `TagUpdateInput`'s keys; `name=` renames
+        (ValueError if another entity has that name). Returns its `hookContext`."""
+        now = self._clock()
+        with self.lock:
+            entity = self.entities.find(kind, name)
+            schema = load_stash_schema(self.schema_dir)
+            hook = update_hook(schema, version_tuple(self.version), kind, entity.id, fields)
+            self.entities.update(kind, name, fields, now)
+        return hook
+
+    def merge_tags(self, sources: list[str], destination: str) -> Hook:
+        """`tagsMerge`: scenes with a source tag get the destination instead (scenes'
+        `updated_at` stays); the sources cease to exist. Returns `Tag.Merge.Post`'s context."""
+        with self.lock:
+            return self.entities.merge_tags(sources, destination)
+
+    def delete_entity(self, kind: str, name: str) -> Hook:
+        """`tagDestroy` (etc.): scenes lose the entity, their `updated_at` stays. Returns the
+        `hookContext` of `<Kind>.Destroy.Post`."""
+        with self.lock:
+            return self.entities.delete(kind, name)
+
+    def find_entity(self, kind: str, raw_id: str) -> dict[str, object] | None:
+        """`findTag(id)` (etc.): the entity as Stash answers it, or None."""
+        with self.lock:
+            entity = self.entities.get(kind, int(raw_id))
+            return self._entity(kind, entity.name) if entity else None
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -304,10 +356,9 @@ class FakeStash:
         return render_scene(scene, self.public_url, self._entity)
 
     def _entity(self, kind: str, name: str) -> dict[str, object]:
-        """A studio, tag or performer with a stable id per name (callers hold `lock`)."""
-        key = (kind, name)
-        entity_id = self._names.setdefault(key, len(self._names) + 1)
-        return {"id": str(entity_id), "name": name, "aliases": [], "urls": [], "stash_ids": []}
+        """A studio, tag or performer as Stash answers it (callers hold `lock`)."""
+        schema = load_stash_schema(self.schema_dir)
+        return self.entities.render(kind, name, schema, rfc3339, self._clock)
 
     def plugins(self, include: list[str] | None) -> dict[str, object]:
         # Stash stores (and returns) only plugins whose settings were saved at least once.

@@ -179,8 +179,8 @@ def render_scene(
         "id": str(scene.id), "title": scene.title, "code": "", "details": scene.details,
         "director": "", "url": None, "urls": [], "date": scene.date, "rating100": None,
         "organized": False, "o_counter": 0, "interactive": False, "interactive_speed": None,
-        "captions": [], "created_at": _rfc3339(scene.created_at),
-        "updated_at": _rfc3339(scene.updated_at), "last_played_at": None,
+        "captions": [], "created_at": rfc3339(scene.created_at),
+        "updated_at": rfc3339(scene.updated_at), "last_played_at": None,
         "resume_time": 0.0, "play_duration": 0.0, "play_count": 0, "play_history": [],
         "o_history": [], "files": [_file(scene, n, p) for n, p in enumerate(scene.files)],
         "paths": {
@@ -242,6 +242,15 @@ class StashRoot:
                 "scenes": [self._fake.render(s) for s in page],
             }  # fmt: skip
 
+    def findTag(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("tag", id)
+
+    def findPerformer(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("performer", id)
+
+    def findStudio(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("studio", id)
+
     def version(self, info: object) -> dict[str, object]:
         return {"version": self._fake.version, "hash": "cf3489e", "build_time": "2026-01-01"}
 
@@ -302,11 +311,11 @@ def _file(scene: FakeScene, index: int, path: str) -> dict[str, object]:
     return {
         "id": str(scene.id * 1000 + index), "path": path,
         "basename": re.split(r"[\\/]", path)[-1], "parent_folder_id": "1", "zip_file_id": None,
-        "mod_time": _rfc3339(scene.created_at), "size": 0, "fingerprints": [],
+        "mod_time": rfc3339(scene.created_at), "size": 0, "fingerprints": [],
         "fingerprint": lambda info, type: None, "format": "mp4", "width": 1920,
         "height": 1080, "duration": 60.0, "video_codec": "h264", "audio_codec": "aac",
-        "frame_rate": 30.0, "bit_rate": 0, "created_at": _rfc3339(scene.created_at),
-        "updated_at": _rfc3339(scene.updated_at),
+        "frame_rate": 30.0, "bit_rate": 0, "created_at": rfc3339(scene.created_at),
+        "updated_at": rfc3339(scene.updated_at),
     }  # fmt: skip
 
 
@@ -324,7 +333,7 @@ def _stored_time(moment: datetime.datetime) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") + _fraction(local) + f"{offset[:3]}:{offset[3:]}"
 
 
-def _rfc3339(moment: datetime.datetime) -> str:
+def rfc3339(moment: datetime.datetime) -> str:
     """How Stash renders a `Time`: Go's RFC3339Nano in the stored (local) offset."""
     local = moment.astimezone()
     offset = local.strftime("%z")

@@ -143,6 +143,13 @@ class EntityStore:
             entity.rendered = self._answer(entity, schema, timestamp)
         return entity.rendered
 
+    def ids_to_names(self, kind: str, ids: Iterable[str] | None) -> list[str | None]:
+        """The names of entity ids as a filter sends them; None for an id that names nothing."""
+        return [
+            entity.name if (entity := self.get(kind, _int_or_zero(raw))) else None
+            for raw in ids or ()
+        ]
+
     def _answer(
         self, entity: FakeEntity, schema: graphql.GraphQLSchema, timestamp: Timestamp
     ) -> dict[str, Any]:
@@ -255,6 +262,66 @@ def destroy_hook(kind: str, entity_id: int) -> Hook:
     }
 
 
+# -- scene_filter ----------------------------------------------------------------------------
+
+
+def entity_test(
+    kind: str, criterion: dict[str, Any], names: list[str | None], excluded: list[str | None]
+) -> Callable[[FakeScene], bool]:
+    """A scene filter on `tags`, `performers` or `studios`, as Stash's SQL builders read it
+    (pkg/sqlite/criterion_handlers.go); `names`/`excluded` are `value`/`excludes` resolved.
+
+    The fake has no tag or studio hierarchy, so every `depth` acts as 0."""
+    shows, modifier = _shows(kind), criterion["modifier"]
+    if kind == "studio" and modifier in ("EQUALS", "NOT_EQUALS"):
+        modifier = "INCLUDES_ALL" if modifier == "EQUALS" else "EXCLUDES"  # studioCriterionHandler
+    if modifier == "EQUALS" and criterion.get("depth") not in (None, 0):
+        raise ValueError("depth is not supported for equals modifier")  # tags, as Stash
+    if modifier == "IS_NULL":
+        return lambda scene: not shows(scene)
+    if modifier == "NOT_NULL":
+        return lambda scene: bool(shows(scene))
+    if modifier == "EXCLUDES":
+        modifier, names, excluded = "INCLUDES_ALL", [], excluded + names
+    if modifier not in ("INCLUDES", "INCLUDES_ALL", "EQUALS"):
+        raise ValueError(f"the fake Stash does not support modifier {modifier} on {kind}s")
+    wanted, unwanted = [n for n in names if n is not None], set(excluded) - {None}
+
+    def test(scene: FakeScene) -> bool:
+        shown = shows(scene)
+        if not unwanted.isdisjoint(shown):
+            return False
+        if not names:
+            return True
+        matched = {name for name in wanted if name in shown}
+        if modifier == "INCLUDES":
+            return bool(matched)
+        # "count(distinct id) IS len(value)": a repeated or unknown id never matches.
+        exact = modifier != "EQUALS" or len(shown) == len(names)
+        return len(matched) == len(names) and exact
+
+    return test
+
+
+def id_test(criterion: dict[str, Any]) -> Callable[[FakeScene], bool]:
+    """`scene_filter.id` as `getIntWhereClause`: a missing `value2` is 0."""
+    value, upper, modifier = criterion["value"], criterion.get("value2") or 0, criterion["modifier"]
+    tests: dict[str, Callable[[int], bool]] = {
+        "EQUALS": lambda n: n == value,
+        "NOT_EQUALS": lambda n: n != value,
+        "GREATER_THAN": lambda n: n > value,
+        "LESS_THAN": lambda n: n < value,
+        "BETWEEN": lambda n: value <= n <= upper,
+        "NOT_BETWEEN": lambda n: not value <= n <= upper,
+        "IS_NULL": lambda n: False,
+        "NOT_NULL": lambda n: True,
+    }
+    if modifier not in tests:
+        raise ValueError(f"the fake Stash does not support modifier {modifier} on id")
+    compare = tests[modifier]
+    return lambda scene: compare(scene.id)
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -279,6 +346,11 @@ def _shows(kind: str) -> Callable[[FakeScene], tuple[str, ...]]:
         return lambda scene: (scene.studio,) if scene.studio is not None else ()
     attribute = f"{kind}s"
     return lambda scene: getattr(scene, attribute)
+
+
+def _int_or_zero(raw: str) -> int:
+    """An id as SQLite compares it with an integer column: text that is no number matches none."""
+    return int(raw) if raw.isdigit() else 0
 
 
 @functools.lru_cache(maxsize=64)

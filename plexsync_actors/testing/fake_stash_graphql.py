@@ -2,7 +2,8 @@
 
 Every query is parsed, validated and executed by graphql-core against a vendored copy of Stash's
 real schema (`stash_schemas/<release>/`, or `head/`); `updated_at` filtering follows Stash's SQL
-on stored text (`_matches`, `_stored_time`). The HTTP side and the scene store are
+on stored text (`_time_test`, `_stored_time`), the tag, performer and studio filters its SQL
+builders (`fake_stash_entities.entity_test`). The HTTP side and the scene store are
 `fake_stash.FakeStash`.
 """
 
@@ -12,6 +13,7 @@ import dataclasses
 import datetime
 import functools
 import json
+import operator
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import graphql
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
+
+from plexsync_actors.testing.fake_stash_entities import entity_test, id_test
 
 if TYPE_CHECKING:
     from plexsync_actors.testing.fake_stash import FakeStash
@@ -198,6 +202,9 @@ def render_scene(
     }  # fmt: skip
 
 
+_ENTITY_FILTERS = {"tags": "tag", "performers": "performer", "studios": "studio"}
+
+
 class StashRoot:
     """graphql-core root value: attribute names are Stash's query field names."""
 
@@ -231,8 +238,11 @@ class StashRoot:
             if wanted is not None:
                 id_set = {int(x) for x in wanted}
                 scenes = [s for s in scenes if s.id in id_set]
+            # Criteria are ANDed, as Stash's filterBuilder joins its where clauses.
             for field, criterion in (scene_filter or {}).items():
-                scenes = [s for s in scenes if _matches(s, field, criterion)]
+                if criterion is not None:
+                    test = self._scene_test(field, criterion)
+                    scenes = [s for s in scenes if test(s)]
             scenes.sort(key=_sort_key(find.get("sort") or "title"))
             if find.get("direction") == "DESC":
                 scenes.reverse()
@@ -262,27 +272,39 @@ class StashRoot:
             "ui": {},
         }
 
+    def _scene_test(self, field: str, criterion: dict[str, Any]) -> Callable[[FakeScene], bool]:
+        """One `scene_filter` criterion as a test of a scene (callers hold the lock)."""
+        if field in ("updated_at", "created_at"):
+            return _time_test(field, criterion)
+        if field == "id":
+            return id_test(criterion)
+        kind = _ENTITY_FILTERS.get(field)
+        if kind is None:
+            raise ValueError(f"the fake Stash does not support scene_filter.{field}")
+        entities = self._fake.entities
+        names = entities.ids_to_names(kind, criterion.get("value"))
+        excluded = entities.ids_to_names(kind, criterion.get("excludes"))
+        return entity_test(kind, criterion, names, excluded)
 
-def _matches(scene: FakeScene, field: str, criterion: dict[str, Any]) -> bool:
+
+def _time_test(field: str, criterion: dict[str, Any]) -> Callable[[FakeScene], bool]:
     """Stash filters `updated_at` with SQL on the stored *text*: `updated_at > 'value'`."""
-    if field not in ("updated_at", "created_at"):
-        raise ValueError(f"the fake Stash does not support scene_filter.{field}")
-    stored = _stored_text(getattr(scene, field), time.tzname)
     value, value2 = criterion["value"], criterion.get("value2")
     modifier = criterion["modifier"]
-    tests: dict[str, Callable[[], bool]] = {
-        "GREATER_THAN": lambda: stored > value,
-        "LESS_THAN": lambda: stored < value,
-        "EQUALS": lambda: stored == value,
-        "NOT_EQUALS": lambda: stored != value,
-        "NOT_NULL": lambda: True,
-        "IS_NULL": lambda: False,
-        "BETWEEN": lambda: value2 is not None and value <= stored <= value2,
-        "NOT_BETWEEN": lambda: value2 is not None and not value <= stored <= value2,
+    tests: dict[str, Callable[[str], bool]] = {
+        "GREATER_THAN": lambda stored: stored > value,
+        "LESS_THAN": lambda stored: stored < value,
+        "EQUALS": lambda stored: stored == value,
+        "NOT_EQUALS": lambda stored: stored != value,
+        "NOT_NULL": lambda stored: True,
+        "IS_NULL": lambda stored: False,
+        "BETWEEN": lambda stored: value2 is not None and value <= stored <= value2,
+        "NOT_BETWEEN": lambda stored: value2 is not None and not value <= stored <= value2,
     }
     if modifier not in tests:
         raise ValueError(f"the fake Stash does not support modifier {modifier} on {field}")
-    return tests[modifier]()
+    compare, moment, zone = tests[modifier], operator.attrgetter(field), time.tzname
+    return lambda scene: compare(_stored_text(moment(scene), zone))
 
 
 def _sort_key(sort: str) -> Callable[[FakeScene], tuple[Any, ...]]:

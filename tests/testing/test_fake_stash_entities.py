@@ -1,5 +1,6 @@
 """The fake Stash's tags, performers and studios: stable ids, the changes Stash's users make to
-them (rename, update, merge, delete) and the `hookContext` each hands a plugin."""
+them (rename, update, merge, delete) and the `hookContext` each hands a plugin, and the scene
+filters on them."""
 
 from __future__ import annotations
 
@@ -321,3 +322,123 @@ def test_a_deleted_entity_leaves_every_scene_and_is_found_no_more(
     assert query(http, fake, ENTITY, id=str(gone))[field] is None
     fake.add_scene(studio="gone", tags=["gone"], performers=["gone"])
     assert fake.entity_id(kind, "gone") > gone  # a new entity: ids are never reused
+
+
+# -- scene_filter ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tagged(fake: FakeStash) -> FakeStash:
+    """Scenes 1-5 with tags / performers / studio: a b / a / b c / (none) / c."""
+    rows = ((["a", "b"], "A"), (["a"], "B"), (["b", "c"], "A"), ([], None), (["c"], "C"))
+    for tags, studio in rows:
+        fake.add_scene(tags=tags, performers=tags, studio=studio)
+    return fake
+
+
+def ids_of(fake: FakeStash, kind: str, names: str) -> list[str]:
+    return [str(fake.entity_id(kind, name)) for name in names]
+
+
+@pytest.mark.parametrize(
+    ("modifier", "value", "excludes", "expected"),
+    [
+        ("INCLUDES", "ab", "", [1, 2, 3]),
+        ("INCLUDES", "a", "b", [2]),
+        ("INCLUDES_ALL", "ab", "", [1]),
+        ("INCLUDES_ALL", "bc", "", [3]),
+        ("EXCLUDES", "a", "", [3, 4, 5]),
+        ("EXCLUDES", "a", "c", [4]),
+        ("INCLUDES", "", "", [1, 2, 3, 4, 5]),
+        ("IS_NULL", "", "", [4]),
+        ("NOT_NULL", "", "", [1, 2, 3, 5]),
+        ("EQUALS", "a", "", [2]),
+    ],
+)
+@pytest.mark.parametrize("kind", ["tag", "performer"])
+def test_tag_and_performer_filters_follow_stash_modifiers(
+    tagged: FakeStash, http: httpx.Client, kind: str, modifier: str, value: str,
+    excludes: str, expected: list[int],
+) -> None:  # fmt: skip
+    criterion: dict[str, Any] = {"value": ids_of(tagged, kind, value), "modifier": modifier}
+    if excludes:
+        criterion["excludes"] = ids_of(tagged, kind, excludes)
+    if kind == "tag":  # no hierarchy in the fake: any depth acts as 0 (Stash refuses EQUALS's)
+        criterion["depth"] = 0 if modifier == "EQUALS" else -1
+    assert matching(http, tagged, **{f"{kind}s": criterion}) == expected
+
+
+@pytest.mark.parametrize(
+    ("modifier", "value", "expected"),
+    [
+        ("INCLUDES", "AB", [1, 2, 3]),
+        ("INCLUDES_ALL", "A", [1, 3]),
+        ("INCLUDES_ALL", "AB", []),  # a scene has one studio
+        ("EXCLUDES", "A", [2, 4, 5]),  # a scene without a studio is not excluded
+        ("IS_NULL", "", [4]),
+        ("NOT_NULL", "", [1, 2, 3, 5]),
+    ],
+)
+def test_studio_filter_follows_stash_modifiers(
+    tagged: FakeStash, http: httpx.Client, modifier: str, value: str, expected: list[int]
+) -> None:
+    criterion = {"value": ids_of(tagged, "studio", value), "modifier": modifier, "depth": 0}
+    assert matching(http, tagged, studios=criterion) == expected
+
+
+def test_an_id_that_names_no_entity_matches_no_scene(tagged: FakeStash, http: httpx.Client) -> None:
+    assert matching(http, tagged, tags={"value": ["99"], "modifier": "INCLUDES"}) == []
+    deleted = ids_of(tagged, "tag", "a")
+    tagged.delete_entity("tag", "a")
+    assert matching(http, tagged, tags={"value": deleted, "modifier": "INCLUDES"}) == []
+    excluded = matching(http, tagged, tags={"value": deleted, "modifier": "EXCLUDES"})
+    assert excluded == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("modifier", "value2", "expected"),
+    [
+        ("EQUALS", None, [3]),
+        ("NOT_EQUALS", None, [1, 2, 4, 5]),
+        ("GREATER_THAN", None, [4, 5]),
+        ("LESS_THAN", None, [1, 2]),
+        ("BETWEEN", 4, [2, 3, 4]),
+        ("NOT_BETWEEN", 4, [1, 5]),
+    ],
+)
+def test_id_filter_compares_like_stash_int_criteria(
+    tagged: FakeStash, http: httpx.Client, modifier: str, value2: int | None, expected: list[int]
+) -> None:
+    low = 2 if value2 is not None else 3
+    criterion = {"value": low, "value2": value2, "modifier": modifier}
+    assert matching(http, tagged, id=criterion) == expected
+
+
+def test_criteria_are_anded_and_pages_follow_the_id_order(
+    fake: FakeStash, http: httpx.Client
+) -> None:
+    for n in range(1, 31):
+        fake.add_scene(tags=["even" if n % 2 == 0 else "odd"], studio="S" if n % 3 else None)
+    scene_filter = {
+        "tags": {"value": ids_of(fake, "tag", ["even"]), "modifier": "INCLUDES"},
+        "studios": {"value": [], "modifier": "NOT_NULL"},
+        "id": {"value": 10, "modifier": "GREATER_THAN"},
+    }
+    pages = []
+    for page in (1, 2, 3):
+        find = {"sort": "id", "direction": "ASC", "per_page": 3, "page": page}
+        result = query(http, fake, SCENES, f=scene_filter, find=find)["findScenes"]
+        pages.append([int(scene["id"]) for scene in result["scenes"]])
+        assert result["count"] == 6
+    assert pages == [[14, 16, 20], [22, 26, 28], []]
+
+
+def test_filters_and_modifiers_the_fake_lacks_are_refused_not_ignored(
+    tagged: FakeStash, http: httpx.Client
+) -> None:
+    text = "query($f: SceneFilterType) { findScenes(scene_filter: $f) { count } }"
+    equals_deep = {"value": ["1"], "modifier": "EQUALS", "depth": 1}
+    assert errors(http, tagged, text, f={"tags": equals_deep})
+    assert errors(http, tagged, text, f={"rating100": {"value": 1, "modifier": "EQUALS"}})
+    assert errors(http, tagged, text, f={"tags": {"value": ["1"], "modifier": "NOT_EQUALS"}})
+    assert errors(http, tagged, text, f={"id": {"value": 1, "modifier": "INCLUDES"}})

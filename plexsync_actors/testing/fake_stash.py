@@ -9,6 +9,7 @@ with stable ids (`fake_stash_entities`) that tests rename, merge and delete as S
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import hmac
@@ -16,6 +17,7 @@ import http.cookies
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
@@ -99,6 +101,9 @@ class FakeStash:
         self.scenes: dict[int, FakeScene] = {}
         self._top_scene_id = 0  # max(scenes), kept: recomputing it made adding n scenes O(n²)
         self.entities = EntityStore(self.scenes, self.lock)
+        # Seconds to sleep before answering a root field, so a test can catch a run mid-way.
+        self.delays: dict[str, float] = {}
+        self.graphql_calls: collections.Counter[str] = collections.Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -300,6 +305,14 @@ class FakeStash:
         with self.lock:
             entity = self.entities.get(kind, int(raw_id))
             return self._entity(kind, entity.name) if entity else None
+
+    def root_field_called(self, field: str) -> None:
+        """Count a GraphQL root field and sleep the delay a test set for it."""
+        with self.lock:
+            self.graphql_calls[field] += 1
+            delay = self.delays.get(field, 0.0)
+        if delay > 0:
+            time.sleep(delay)  # on the request's own server thread: the test stalls one reply
 
     # -- HTTP --------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import graphql
 from graphql.execution.values import get_variable_values
@@ -202,7 +202,19 @@ def render_scene(
     }  # fmt: skip
 
 
+_Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
 _ENTITY_FILTERS = {"tags": "tag", "performers": "performer", "studios": "studio"}
+
+
+def _root_field(resolver: _Resolver) -> _Resolver:
+    """Count a root field in `FakeStash.graphql_calls` and sleep its `delays` before answering."""
+
+    @functools.wraps(resolver)
+    def counted(self: StashRoot, info: Any, **args: Any) -> Any:  # info: GraphQLResolveInfo
+        self._fake.root_field_called(info.field_name)
+        return resolver(self, info, **args)
+
+    return cast(_Resolver, counted)
 
 
 class StashRoot:
@@ -211,6 +223,7 @@ class StashRoot:
     def __init__(self, fake: FakeStash) -> None:
         self._fake = fake
 
+    @_root_field
     def findScene(
         self, info: object, id: str | None = None, checksum: str | None = None
     ) -> dict[str, object] | None:
@@ -221,6 +234,7 @@ class StashRoot:
             scene = self._fake.scenes.get(scene_id) if scene_id is not None else None
             return self._fake.render(scene) if scene else None
 
+    @_root_field
     def findScenes(
         self,
         info: object,
@@ -252,18 +266,23 @@ class StashRoot:
                 "scenes": [self._fake.render(s) for s in page],
             }  # fmt: skip
 
+    @_root_field
     def findTag(self, info: object, id: str) -> dict[str, object] | None:
         return self._fake.find_entity("tag", id)
 
+    @_root_field
     def findPerformer(self, info: object, id: str) -> dict[str, object] | None:
         return self._fake.find_entity("performer", id)
 
+    @_root_field
     def findStudio(self, info: object, id: str) -> dict[str, object] | None:
         return self._fake.find_entity("studio", id)
 
+    @_root_field
     def version(self, info: object) -> dict[str, object]:
         return {"version": self._fake.version, "hash": "cf3489e", "build_time": "2026-01-01"}
 
+    @_root_field
     def configuration(self, info: object) -> dict[str, object]:
         fake = self._fake
         return {

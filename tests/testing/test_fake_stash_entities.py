@@ -1,10 +1,12 @@
 """The fake Stash's tags, performers and studios: stable ids, the changes Stash's users make to
-them (rename, update, merge, delete) and the `hookContext` each hands a plugin, and the scene
-filters on them."""
+them (rename, update, merge, delete) and the `hookContext` each hands a plugin, the scene
+filters on them, and the test knobs `delays` and `graphql_calls`."""
 
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -442,3 +444,48 @@ def test_filters_and_modifiers_the_fake_lacks_are_refused_not_ignored(
     assert errors(http, tagged, text, f={"rating100": {"value": 1, "modifier": "EQUALS"}})
     assert errors(http, tagged, text, f={"tags": {"value": ["1"], "modifier": "NOT_EQUALS"}})
     assert errors(http, tagged, text, f={"id": {"value": 1, "modifier": "INCLUDES"}})
+
+
+# -- delays and call counts -----------------------------------------------------------------------
+
+
+def test_graphql_calls_count_each_root_field_resolved_and_no_rejected_query(
+    fake: FakeStash, http: httpx.Client
+) -> None:
+    fake.add_scene()
+    query(http, fake, "{ version { version } findScene(id: 1) { id } b: findScene(id: 2) { id } }")
+    http.post(f"{fake.url}/graphql", json={"query": "{ findScene(id: 1) { nope } }"})
+    fake.invalid_queries.clear()
+
+    def hammer() -> None:
+        with httpx.Client(timeout=10.0) as own:
+            for _ in range(20):
+                query(own, fake, "{ findScenes { count } }")
+
+    threads = [threading.Thread(target=hammer) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert fake.graphql_calls == {"version": 1, "findScene": 2, "findScenes": 100}
+
+
+def test_a_delay_stalls_only_its_root_field(fake: FakeStash, http: httpx.Client) -> None:
+    fake.add_scene()
+    fake.delays["findScenes"] = 1.0
+    finished = threading.Event()
+
+    def slow() -> None:
+        with httpx.Client(timeout=10.0) as own:
+            query(own, fake, "{ findScenes { count } }")
+        finished.set()
+
+    started = time.monotonic()
+    thread = threading.Thread(target=slow)
+    thread.start()
+    assert query(http, fake, "{ findScene(id: 1) { id } }") == {"findScene": {"id": "1"}}
+    assert not finished.is_set()  # the other field answered while findScenes slept
+    thread.join()
+    assert time.monotonic() - started >= 1.0
+    assert fake.graphql_calls["findScenes"] == 1

@@ -3,11 +3,13 @@
 Queries are validated and executed against Stash's real schema by `fake_stash_graphql`; a query
 Stash would reject is answered with a GraphQL error (HTTP 422, like gqlgen) and recorded in
 `invalid_queries`, so a test can assert that none happened. Authentication and the screenshot
-route follow Stash's source: see `FakeStash._respond`.
+route follow Stash's source: see `FakeStash._respond`. Tags, performers and studios are objects
+with stable ids (`fake_stash_entities`) that tests rename, merge and delete as Stash's users do.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import hmac
@@ -15,12 +17,14 @@ import http.cookies
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from plexsync_actors.testing.fake_stash_entities import EntityStore, Hook, update_hook
 from plexsync_actors.testing.fake_stash_graphql import (
     DEFAULT_SCREENSHOT,
     HEAD_VERSION,
@@ -30,6 +34,7 @@ from plexsync_actors.testing.fake_stash_graphql import (
     answer_graphql,
     load_stash_schema,
     render_scene,
+    rfc3339,
     schema_folder,
     sniff_image_type,
     version_tuple,
@@ -94,7 +99,11 @@ class FakeStash:
         self._cookie_expired = False
         self.lock = threading.Lock()
         self.scenes: dict[int, FakeScene] = {}
-        self._names: dict[tuple[str, str], int] = {}
+        self._top_scene_id = 0  # max(scenes), kept: recomputing it made adding n scenes O(n²)
+        self.entities = EntityStore(self.scenes, self.lock)
+        # Seconds to sleep before answering a root field, so a test can catch a run mid-way.
+        self.delays: dict[str, float] = {}
+        self.graphql_calls: collections.Counter[str] = collections.Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -198,14 +207,19 @@ class FakeStash:
         """Create a scene (with the next free id unless given) and return its id."""
         now = self._clock()
         with self.lock:
-            new_id = scene_id if scene_id is not None else max(self.scenes, default=0) + 1
+            new_id = scene_id if scene_id is not None else self._top_scene_id + 1
+            if scene_id is None and new_id in self.scenes:  # stored behind add_scene's back
+                new_id = max(self.scenes) + 1
             if new_id in self.scenes:
                 raise ValueError(f"scene {new_id} already exists")
+            performers, tags = tuple(performers), tuple(tags)
+            self.entities.register_scene(now, studio=studio, performers=performers, tags=tags)
             self.scenes[new_id] = FakeScene(
                 id=new_id, created_at=now, updated_at=now, title=title, details=details,
-                date=date, studio=studio, performers=tuple(performers), tags=tuple(tags),
+                date=date, studio=studio, performers=performers, tags=tags,
                 files=tuple(files), screenshot=screenshot,
             )  # fmt: skip
+            self._top_scene_id = max(self._top_scene_id, new_id)
         return new_id
 
     def update_scene(self, scene_id: int, **fields: Any) -> None:
@@ -222,6 +236,7 @@ class FakeStash:
             for name in ("performers", "tags", "files"):
                 if name in fields:
                     fields[name] = tuple(fields[name])
+            self.entities.register_scene(now, **fields)
             if "screenshot" in fields and fields["screenshot"] != scene.screenshot:
                 scene.screenshot_version += 1
             for name, value in fields.items():
@@ -231,6 +246,8 @@ class FakeStash:
     def delete_scene(self, scene_id: int) -> None:
         with self.lock:
             del self.scenes[scene_id]
+            if scene_id == self._top_scene_id:  # the next new scene takes the freed id again
+                self._top_scene_id = max(self.scenes, default=0)
 
     def scene(self, scene_id: int) -> FakeScene:
         """A copy of the stored scene."""
@@ -242,6 +259,60 @@ class FakeStash:
         with self.lock:
             version = self.scenes[scene_id].screenshot_version
         return f"{self.public_url}/scene/{scene_id}/screenshot?t={version}"
+
+    # -- tags, performers, studios ----------------------------------------------------------
+
+    def entity_id(self, kind: str, name: str) -> int:
+        """The id of the "tag", "performer" or "studio" of that name; KeyError if there is none."""
+        with self.lock:
+            return self.entities.find(kind, name).id
+
+    def entity_name(self, kind: str, entity_id: int) -> str | None:
+        with self.lock:
+            entity = self.entities.get(kind, entity_id)
+            return entity.name if entity else None
+
+    def rename_entity(self, kind: str, old_name: str, new_name: str) -> Hook:
+        """Rename as Stash's edit form does: same id, every scene shows the new name, and no
+        scene's `updated_at` moves. Returns the `hookContext` of `<Kind>.Update.Post`."""
+        return self.update_entity(kind, old_name, name=new_name)
+
+    def update_entity(self, kind: str, name: str, /, **fields: Any) -> Hook:
+        """`tagUpdate` (etc.) sending `fields`, a `TagUpdateInput`'s keys; `name=` renames
+        (ValueError if another entity has that name). Returns its `hookContext`."""
+        now = self._clock()
+        with self.lock:
+            entity = self.entities.find(kind, name)
+            schema = load_stash_schema(self.schema_dir)
+            hook = update_hook(schema, version_tuple(self.version), kind, entity.id, fields)
+            self.entities.update(kind, name, fields, now)
+        return hook
+
+    def merge_tags(self, sources: list[str], destination: str) -> Hook:
+        """`tagsMerge`: scenes with a source tag get the destination instead (scenes'
+        `updated_at` stays); the sources cease to exist. Returns `Tag.Merge.Post`'s context."""
+        with self.lock:
+            return self.entities.merge_tags(sources, destination)
+
+    def delete_entity(self, kind: str, name: str) -> Hook:
+        """`tagDestroy` (etc.): scenes lose the entity, their `updated_at` stays. Returns the
+        `hookContext` of `<Kind>.Destroy.Post`."""
+        with self.lock:
+            return self.entities.delete(kind, name)
+
+    def find_entity(self, kind: str, raw_id: str) -> dict[str, object] | None:
+        """`findTag(id)` (etc.): the entity as Stash answers it, or None."""
+        with self.lock:
+            entity = self.entities.get(kind, int(raw_id))
+            return self._entity(kind, entity.name) if entity else None
+
+    def root_field_called(self, field: str) -> None:
+        """Count a GraphQL root field and sleep the delay a test set for it."""
+        with self.lock:
+            self.graphql_calls[field] += 1
+            delay = self.delays.get(field, 0.0)
+        if delay > 0:
+            time.sleep(delay)  # on the request's own server thread: the test stalls one reply
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -298,10 +369,9 @@ class FakeStash:
         return render_scene(scene, self.public_url, self._entity)
 
     def _entity(self, kind: str, name: str) -> dict[str, object]:
-        """A studio, tag or performer with a stable id per name (callers hold `lock`)."""
-        key = (kind, name)
-        entity_id = self._names.setdefault(key, len(self._names) + 1)
-        return {"id": str(entity_id), "name": name, "aliases": [], "urls": [], "stash_ids": []}
+        """A studio, tag or performer as Stash answers it (callers hold `lock`)."""
+        schema = load_stash_schema(self.schema_dir)
+        return self.entities.render(kind, name, schema, rfc3339, self._clock)
 
     def plugins(self, include: list[str] | None) -> dict[str, object]:
         # Stash stores (and returns) only plugins whose settings were saved at least once.

@@ -2,7 +2,8 @@
 
 Every query is parsed, validated and executed by graphql-core against a vendored copy of Stash's
 real schema (`stash_schemas/<release>/`, or `head/`); `updated_at` filtering follows Stash's SQL
-on stored text (`_matches`, `_stored_time`). The HTTP side and the scene store are
+on stored text (`_time_test`, `_stored_time`), the tag, performer and studio filters its SQL
+builders (`fake_stash_entities.entity_test`). The HTTP side and the scene store are
 `fake_stash.FakeStash`.
 """
 
@@ -12,14 +13,18 @@ import dataclasses
 import datetime
 import functools
 import json
+import operator
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import graphql
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
+
+from plexsync_actors.testing.fake_stash_entities import entity_test, id_test
 
 if TYPE_CHECKING:
     from plexsync_actors.testing.fake_stash import FakeStash
@@ -178,8 +183,8 @@ def render_scene(
         "id": str(scene.id), "title": scene.title, "code": "", "details": scene.details,
         "director": "", "url": None, "urls": [], "date": scene.date, "rating100": None,
         "organized": False, "o_counter": 0, "interactive": False, "interactive_speed": None,
-        "captions": [], "created_at": _rfc3339(scene.created_at),
-        "updated_at": _rfc3339(scene.updated_at), "last_played_at": None,
+        "captions": [], "created_at": rfc3339(scene.created_at),
+        "updated_at": rfc3339(scene.updated_at), "last_played_at": None,
         "resume_time": 0.0, "play_duration": 0.0, "play_count": 0, "play_history": [],
         "o_history": [], "files": [_file(scene, n, p) for n, p in enumerate(scene.files)],
         "paths": {
@@ -197,12 +202,28 @@ def render_scene(
     }  # fmt: skip
 
 
+_Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
+_ENTITY_FILTERS = {"tags": "tag", "performers": "performer", "studios": "studio"}
+
+
+def _root_field(resolver: _Resolver) -> _Resolver:
+    """Count a root field in `FakeStash.graphql_calls` and sleep its `delays` before answering."""
+
+    @functools.wraps(resolver)
+    def counted(self: StashRoot, info: Any, **args: Any) -> Any:  # info: GraphQLResolveInfo
+        self._fake.root_field_called(info.field_name)
+        return resolver(self, info, **args)
+
+    return cast(_Resolver, counted)
+
+
 class StashRoot:
     """graphql-core root value: attribute names are Stash's query field names."""
 
     def __init__(self, fake: FakeStash) -> None:
         self._fake = fake
 
+    @_root_field
     def findScene(
         self, info: object, id: str | None = None, checksum: str | None = None
     ) -> dict[str, object] | None:
@@ -213,6 +234,7 @@ class StashRoot:
             scene = self._fake.scenes.get(scene_id) if scene_id is not None else None
             return self._fake.render(scene) if scene else None
 
+    @_root_field
     def findScenes(
         self,
         info: object,
@@ -230,8 +252,11 @@ class StashRoot:
             if wanted is not None:
                 id_set = {int(x) for x in wanted}
                 scenes = [s for s in scenes if s.id in id_set]
+            # Criteria are ANDed, as Stash's filterBuilder joins its where clauses.
             for field, criterion in (scene_filter or {}).items():
-                scenes = [s for s in scenes if _matches(s, field, criterion)]
+                if criterion is not None:
+                    test = self._scene_test(field, criterion)
+                    scenes = [s for s in scenes if test(s)]
             scenes.sort(key=_sort_key(find.get("sort") or "title"))
             if find.get("direction") == "DESC":
                 scenes.reverse()
@@ -241,9 +266,23 @@ class StashRoot:
                 "scenes": [self._fake.render(s) for s in page],
             }  # fmt: skip
 
+    @_root_field
+    def findTag(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("tag", id)
+
+    @_root_field
+    def findPerformer(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("performer", id)
+
+    @_root_field
+    def findStudio(self, info: object, id: str) -> dict[str, object] | None:
+        return self._fake.find_entity("studio", id)
+
+    @_root_field
     def version(self, info: object) -> dict[str, object]:
         return {"version": self._fake.version, "hash": "cf3489e", "build_time": "2026-01-01"}
 
+    @_root_field
     def configuration(self, info: object) -> dict[str, object]:
         fake = self._fake
         return {
@@ -252,27 +291,39 @@ class StashRoot:
             "ui": {},
         }
 
+    def _scene_test(self, field: str, criterion: dict[str, Any]) -> Callable[[FakeScene], bool]:
+        """One `scene_filter` criterion as a test of a scene (callers hold the lock)."""
+        if field in ("updated_at", "created_at"):
+            return _time_test(field, criterion)
+        if field == "id":
+            return id_test(criterion)
+        kind = _ENTITY_FILTERS.get(field)
+        if kind is None:
+            raise ValueError(f"the fake Stash does not support scene_filter.{field}")
+        entities = self._fake.entities
+        names = entities.ids_to_names(kind, criterion.get("value"))
+        excluded = entities.ids_to_names(kind, criterion.get("excludes"))
+        return entity_test(kind, criterion, names, excluded)
 
-def _matches(scene: FakeScene, field: str, criterion: dict[str, Any]) -> bool:
+
+def _time_test(field: str, criterion: dict[str, Any]) -> Callable[[FakeScene], bool]:
     """Stash filters `updated_at` with SQL on the stored *text*: `updated_at > 'value'`."""
-    if field not in ("updated_at", "created_at"):
-        raise ValueError(f"the fake Stash does not support scene_filter.{field}")
-    stored = _stored_time(getattr(scene, field))
     value, value2 = criterion["value"], criterion.get("value2")
     modifier = criterion["modifier"]
-    tests: dict[str, Callable[[], bool]] = {
-        "GREATER_THAN": lambda: stored > value,
-        "LESS_THAN": lambda: stored < value,
-        "EQUALS": lambda: stored == value,
-        "NOT_EQUALS": lambda: stored != value,
-        "NOT_NULL": lambda: True,
-        "IS_NULL": lambda: False,
-        "BETWEEN": lambda: value2 is not None and value <= stored <= value2,
-        "NOT_BETWEEN": lambda: value2 is not None and not value <= stored <= value2,
+    tests: dict[str, Callable[[str], bool]] = {
+        "GREATER_THAN": lambda stored: stored > value,
+        "LESS_THAN": lambda stored: stored < value,
+        "EQUALS": lambda stored: stored == value,
+        "NOT_EQUALS": lambda stored: stored != value,
+        "NOT_NULL": lambda stored: True,
+        "IS_NULL": lambda stored: False,
+        "BETWEEN": lambda stored: value2 is not None and value <= stored <= value2,
+        "NOT_BETWEEN": lambda stored: value2 is not None and not value <= stored <= value2,
     }
     if modifier not in tests:
         raise ValueError(f"the fake Stash does not support modifier {modifier} on {field}")
-    return tests[modifier]()
+    compare, moment, zone = tests[modifier], operator.attrgetter(field), time.tzname
+    return lambda scene: compare(_stored_text(moment(scene), zone))
 
 
 def _sort_key(sort: str) -> Callable[[FakeScene], tuple[Any, ...]]:
@@ -301,12 +352,19 @@ def _file(scene: FakeScene, index: int, path: str) -> dict[str, object]:
     return {
         "id": str(scene.id * 1000 + index), "path": path,
         "basename": re.split(r"[\\/]", path)[-1], "parent_folder_id": "1", "zip_file_id": None,
-        "mod_time": _rfc3339(scene.created_at), "size": 0, "fingerprints": [],
+        "mod_time": rfc3339(scene.created_at), "size": 0, "fingerprints": [],
         "fingerprint": lambda info, type: None, "format": "mp4", "width": 1920,
         "height": 1080, "duration": 60.0, "video_codec": "h264", "audio_codec": "aac",
-        "frame_rate": 30.0, "bit_rate": 0, "created_at": _rfc3339(scene.created_at),
-        "updated_at": _rfc3339(scene.updated_at),
+        "frame_rate": 30.0, "bit_rate": 0, "created_at": rfc3339(scene.created_at),
+        "updated_at": rfc3339(scene.updated_at),
     }  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _stored_text(moment: datetime.datetime, zone: tuple[str, str]) -> str:
+    """`_stored_time`, remembered: filtering 100,000 scenes would format each one per page.
+    `zone` (`time.tzname`) is in the key so a test that changes the local zone is not misled."""
+    return _stored_time(moment)
 
 
 def _stored_time(moment: datetime.datetime) -> str:
@@ -316,7 +374,7 @@ def _stored_time(moment: datetime.datetime) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S") + _fraction(local) + f"{offset[:3]}:{offset[3:]}"
 
 
-def _rfc3339(moment: datetime.datetime) -> str:
+def rfc3339(moment: datetime.datetime) -> str:
     """How Stash renders a `Time`: Go's RFC3339Nano in the stored (local) offset."""
     local = moment.astimezone()
     offset = local.strftime("%z")

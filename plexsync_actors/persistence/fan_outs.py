@@ -77,6 +77,20 @@ class FanOuts(Database):
                 )
             db.execute(_ADD_FAN_OUT, (kind, entity_id, action, json.dumps(list(sources)), now))
 
+    def all_show(self, kind: str, entity_id: int, name: str) -> bool:
+        """Whether scenes synced with the entity exist and each one's last sync showed `name`
+        (and no fan-out for it still waits): an update that sent that name renamed nothing."""
+        db = self._db
+        found = db.execute(
+            """SELECT MIN(name = ?), COUNT(*) FROM scene_entities
+               WHERE kind = ? AND entity_id = ?""",
+            (name, kind, entity_id),
+        ).fetchone()
+        waiting = db.execute(
+            "SELECT 1 FROM fan_outs WHERE kind = ? AND entity_id = ? LIMIT 1", (kind, entity_id)
+        ).fetchone()
+        return bool(found[1]) and bool(found[0]) and waiting is None
+
     def has_fan_outs(self) -> bool:
         return self._db.execute("SELECT 1 FROM fan_outs LIMIT 1").fetchone() is not None
 
@@ -157,7 +171,8 @@ def _fan_out(row: tuple[object, ...]) -> FanOut:
 
 
 def status_line(fan_out: FanOut) -> str:
-    """"Tag 'Outdoor' renamed: 1,240 of 3,000 scenes queued", for Queue Status."""
+    """The fan-out's line in Queue Status, such as
+    "Tag 'Outdoor' renamed: 1,240 of 3,000 scenes queued"."""
     if fan_out.label is None or fan_out.total is None:
         label = fan_out.label or (
             f"{fan_out.kind.title()} {fan_out.entity_id} {PAST.get(fan_out.action, '?')}"

@@ -97,6 +97,7 @@ class EntityChange(Record):
     action: str
     sources: tuple[int, ...]
     shown: bool  # whether it can change what Plex shows (an update that left the name: no)
+    name: str | None  # an update's `input.name`, when it sent one
 
 
 def entity_change_of(hook_context: Any) -> EntityChange:
@@ -118,8 +119,15 @@ def entity_change_of(hook_context: Any) -> EntityChange:
     shown = True
     if action == "rename" and isinstance(fields, list):
         shown = any(isinstance(f, str) and f in SHOWN_FIELDS for f in fields)
+    given = hook_context.get("input")
+    name = given.get("name") if isinstance(given, dict) and action == "rename" else None
     return EntityChange(
-        kind=kind, entity_id=entity_id, action=action, sources=sources, shown=shown
+        kind=kind,
+        entity_id=entity_id,
+        action=action,
+        sources=sources,
+        shown=shown,
+        name=name if isinstance(name, str) and name.strip() else None,
     )
 
 
@@ -212,7 +220,15 @@ def _queue_it(
             if notice is not None:
                 log_line(stderr, WARNING, notice.sentence())
             with queue:
-                if change is not None:
+                if (
+                    change is not None
+                    and change.name is not None
+                    and queue.all_show(change.kind, change.entity_id, change.name)
+                ):
+                    # Stash's edit forms send the name with every save: the name every synced
+                    # scene already shows is no rename.
+                    output = {"fan_out": None}
+                elif change is not None:
                     queue.add_fan_out(
                         change.kind,
                         change.entity_id,

@@ -6,13 +6,17 @@ its scenes as Stash does and hands out the `hookContext` Stash sends to the enti
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from plexsync_actors.persistence.jobs import JobQueue
+from plexsync_actors.sync.fan_out import PAGE_SIZE
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
 from plexsync_actors.testing.fake_plex_library import TagMode
 from plexsync_actors.testing.fake_stash import FakeStash
@@ -29,9 +33,7 @@ def fast_drain(fake_stash: FakeStash) -> None:
     fake_stash.plugin_settings.update({"max_rate": 2000, "sync_poster": False})
 
 
-def scenes_in_plex(
-    plex: FakePlex, stash: FakeStash, count: int, **fields: object
-) -> Library:
+def scenes_in_plex(plex: FakePlex, stash: FakeStash, count: int, **fields: object) -> Library:
     """`count` scenes in Stash with `fields`, each with its movie in Plex."""
     section = plex.add_section("Movies", ["/media"]) if not plex_sections(plex) else 1
     made = {}
@@ -151,8 +153,13 @@ def test_a_changed_tag_description_queues_nothing(
     sync_all(plugin, data_dir)
 
     run = plugin.hook_context(fake_stash.update_entity("tag", "Outdoor", description="Sunny"))
-
     assert run.returncode == 0 and run.output == {"fan_out": None}
+    # Stash's tag page sends every field, the unchanged name included, with each save:
+    resent = fake_stash.update_entity("tag", "Outdoor", name="Outdoor", description="Rainy")
+    assert "name" in resent["inputFields"]
+    run = plugin.hook_context(resent)
+    assert run.returncode == 0 and run.output == {"fan_out": None}
+
     with JobQueue(data_dir) as queue:
         assert queue.pending_count() == 0 and not queue.has_fan_outs()
 
@@ -171,21 +178,20 @@ def test_a_drainer_killed_mid_fan_out_of_2000_scenes_resumes_and_syncs_each_once
         scene = fake_stash.add_scene(title="k", tags=["Old"])
         fake_stash.update_scene(scene, files=[f"/stash/media/{scene}.mp4"])
         library[scene] = plex.add_movie(section, f"/media/{scene}.mp4", title="k", genres=["Old"])
-    fake_stash.delays["findScenes"] = 0.4  # each page of the fan-out takes a while
+    fake_stash.delays["findScenes"] = 1.0  # each page of the fan-out takes a while
 
     run = plugin.hook_context(fake_stash.rename_entity("tag", "Old", "New"))
     assert run.returncode == 0, run.stderr
 
     def mid_fan_out() -> bool:
+        """Pages queued and some of their scenes synced, but the walk not at its end."""
         with JobQueue(data_dir) as queue:
-            found = queue.fan_outs()
-        return bool(found) and 500 <= found[0].seen < 2000
+            found, waiting = queue.fan_outs(), queue.pending_count()
+        return bool(found) and found[0].seen < 2000 and found[0].queued - waiting >= 20
 
     assert wait_for(mid_fan_out, 60, interval=0.01)
     pid = drainer_pid(data_dir)
     assert pid is not None
-    import os
-
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: not process_alive(pid), 5)
     fake_stash.delays.clear()
@@ -193,11 +199,38 @@ def test_a_drainer_killed_mid_fan_out_of_2000_scenes_resumes_and_syncs_each_once
         (left,) = queue.fan_outs()
         assert left.seen < 2000  # the kill came before the expansion ended
 
+    asked_before = len(fan_out_pages(fake_stash))
     restarted = plugin.task("process_queue", timeout=120)
 
     assert restarted.returncode == 0, restarted.stderr
     assert wait_for(lambda: drained(data_dir), 60)
     for key in library.values():
         assert plex.item(key).genres == ["New"]
-        assert plex.item(key).put_count == 1  # synced once: none twice, none missed
+        assert plex.item(key).put_count == 1  # none missed, none edited twice
+    # Each sync reads its scene once: only the one in flight at the kill may be read again.
+    reads = Counter(scenes_read(fake_stash))
+    assert set(reads) == set(library)
+    assert sum(1 for n in reads.values() if n > 1) <= 1 and max(reads.values()) <= 2
+    # Resumed after the last page committed, not walked again from the start:
+    assert len(fan_out_pages(fake_stash)) - asked_before == -(-(2000 - left.seen) // PAGE_SIZE)
     assert fake_stash.invalid_queries == []
+
+
+def fan_out_pages(stash: FakeStash) -> list[int]:
+    """The `id` bound of every page of scenes-with-a-tag the plugin asked for."""
+    found = []
+    for request in stash.requests:
+        if request.path == "/graphql" and b"PlexSyncSceneIds" in request.body:
+            scene_filter = json.loads(request.body)["variables"]["scene_filter"] or {}
+            if "tags" in scene_filter:
+                found.append(int(scene_filter["id"]["value"]))
+    return found
+
+
+def scenes_read(stash: FakeStash) -> list[int]:
+    """The scene id of every `findScene` the plugin sent (each sync reads its scene once)."""
+    found = []
+    for request in stash.requests:
+        if request.path == "/graphql" and b"PlexSyncFindScene(" in request.body:
+            found.append(int(json.loads(request.body)["variables"]["id"]))
+    return found

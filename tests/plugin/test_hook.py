@@ -110,7 +110,7 @@ def test_an_update_that_leaves_the_name_queues_nothing_and_asks_stash_nothing(
 def test_a_merge_keeps_its_sources_and_a_destroy_replaces_what_waited_for_the_entity(
     stash: FakeStash, tmp_path: Path, drainers: list[str]
 ) -> None:
-    merge = {"id": 5, "type": "Tag.Merge.Post", "input": {"source": ["6", "7", "x"], "destination": "5"}}
+    merge = {"id": 5, "type": "Tag.Merge.Post", "input": {"source": ["6", "7", "x"]}}
     rename = {"id": 5, "type": "Tag.Update.Post", "input": {}, "inputFields": ["name"]}
     assert entity_hook(stash, merge)["output"]["fan_out"]["action"] == "merge"
     assert entity_hook(stash, rename)["output"]["fan_out"]["action"] == "rename"
@@ -139,3 +139,17 @@ def test_an_entity_hook_while_switched_off_queues_nothing(
     context = {"id": 2, "type": "Studio.Update.Post", "input": {}, "inputFields": ["name"]}
     assert entity_hook(stash, context) == {"output": "disabled"}
     assert drainers == []
+
+
+def test_an_update_that_resends_the_name_every_synced_scene_shows_queues_nothing(
+    stash: FakeStash, tmp_path: Path, drainers: list[str]
+) -> None:
+    with JobQueue(tmp_path / "custom-data") as queue:
+        queue.save_synced(1, "2026-01-01T00:00:00Z", [("tag", 4, "Outdoor")])
+        queue.save_synced(2, "2026-01-01T00:00:00Z", [("tag", 4, "Outdoor")])
+    resent = {"id": 4, "type": "Tag.Update.Post", "input": {"id": "4", "name": "Outdoor"}}
+    resent["inputFields"] = ["id", "name", "description"]
+    assert entity_hook(stash, resent) == {"output": {"fan_out": None}}
+    with JobQueue(tmp_path / "custom-data") as queue:
+        queue.save_synced(2, "2026-01-01T00:00:00Z", [("tag", 4, "Outside")])  # not yet synced
+    assert entity_hook(stash, resent)["output"]["fan_out"]["action"] == "rename"

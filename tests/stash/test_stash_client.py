@@ -192,6 +192,13 @@ async def test_find_scene_maps_every_synced_field(fake: FakeStash, http: httpx.A
         tags=("tag1", "tag2"),
         files=("/media/a.mp4", "/media/b.mkv"),
         screenshot_url=fake.screenshot_url(scene_id),
+        entities=(
+            ("tag", fake.entity_id("tag", "tag1"), "tag1"),
+            ("tag", fake.entity_id("tag", "tag2"), "tag2"),
+            ("performer", fake.entity_id("performer", "Ann"), "Ann"),
+            ("performer", fake.entity_id("performer", "Bo"), "Bo"),
+            ("studio", fake.entity_id("studio", "Studio One"), "Studio One"),
+        ),
     )
     assert datetime.datetime.fromisoformat(scene.updated_at.replace("Z", "+00:00")) == T0
 

@@ -29,6 +29,7 @@ SCRIPTS = (
     "recovery",
     "scale",
     "sync_all",
+    "fan_out",
     "import_time",
 )
 

@@ -25,27 +25,25 @@ from plexsync_actors.testing.harness import Plugin, drainer_pid, process_alive, 
 pytestmark = pytest.mark.slow
 
 Library = dict[int, int]  # scene id -> rating key
+SECTION = 1  # the one movie library
 
 
 @pytest.fixture(autouse=True)
-def fast_drain(fake_stash: FakeStash) -> None:
+def fast_drain(fake_stash: FakeStash, fake_plex: tuple[FakePlex, FakePlexServer]) -> None:
     # Hundreds of scenes: the default 20 jobs/s would make each test wait for the rate cap.
     fake_stash.plugin_settings.update({"max_rate": 2000, "sync_poster": False})
+    plex, _ = fake_plex
+    assert plex.add_section("Movies", ["/media"]) == SECTION
 
 
 def scenes_in_plex(plex: FakePlex, stash: FakeStash, count: int, **fields: object) -> Library:
     """`count` scenes in Stash with `fields`, each with its movie in Plex."""
-    section = plex.add_section("Movies", ["/media"]) if not plex_sections(plex) else 1
     made = {}
     for _ in range(count):
         scene = stash.add_scene(**fields)  # type: ignore[arg-type]
         stash.update_scene(scene, files=[f"/stash/media/{scene}.mp4"])
-        made[scene] = plex.add_movie(section, f"/media/{scene}.mp4")
+        made[scene] = plex.add_movie(SECTION, f"/media/{scene}.mp4")
     return made
-
-
-def plex_sections(plex: FakePlex) -> bool:
-    return bool(plex._sections)
 
 
 def drained(data_dir: Path) -> bool:
@@ -87,6 +85,8 @@ def test_renaming_a_tag_on_200_scenes_leaves_every_item_with_the_new_genre_only(
         assert sorted(plex.item(key).genres) == ["HD", "Outdoors"]
         assert plex.item(key).put_count == before[key] + 1
     assert all(plex.item(k).put_count == before[k] for k in other.values())
+    log = (data_dir / "plexsync.log").read_text(encoding="utf-8")
+    assert "Tag 'Outdoors' renamed: 200 scenes queued for Plex." in log
     assert fake_stash.invalid_queries == []
 
 
@@ -172,12 +172,11 @@ def test_a_drainer_killed_mid_fan_out_of_2000_scenes_resumes_and_syncs_each_once
 ) -> None:
     plex, _ = fake_plex
     # As if synced long ago (by a PlexSync that kept no entities): Plex shows the old name.
-    section = plex.add_section("Movies", ["/media"])
     library = {}
     for _ in range(2000):
         scene = fake_stash.add_scene(title="k", tags=["Old"])
         fake_stash.update_scene(scene, files=[f"/stash/media/{scene}.mp4"])
-        library[scene] = plex.add_movie(section, f"/media/{scene}.mp4", title="k", genres=["Old"])
+        library[scene] = plex.add_movie(SECTION, f"/media/{scene}.mp4", title="k", genres=["Old"])
     fake_stash.delays["findScenes"] = 1.0  # each page of the fan-out takes a while
 
     run = plugin.hook_context(fake_stash.rename_entity("tag", "Old", "New"))
@@ -198,6 +197,10 @@ def test_a_drainer_killed_mid_fan_out_of_2000_scenes_resumes_and_syncs_each_once
     with JobQueue(data_dir) as queue:
         (left,) = queue.fan_outs()
         assert left.seen < 2000  # the kill came before the expansion ended
+    status = plugin.task("queue_status", quiet="true").output  # (it starts a drainer, too)
+    assert status["fan_outs"][0]["message"] == (
+        f"Tag 'New' renamed: {left.seen:,} of 2,000 scenes queued"
+    )
 
     asked_before = len(fan_out_pages(fake_stash))
     restarted = plugin.task("process_queue", timeout=120)

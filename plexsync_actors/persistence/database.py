@@ -32,8 +32,13 @@ _LEASED_INDEX = (
 )
 _SYNCED_TABLE = """CREATE TABLE IF NOT EXISTS scene_synced (
     scene_id INTEGER PRIMARY KEY, updated_at TEXT NOT NULL)"""
-# Schema 7: what each scene showed at its last sync, and the entity changes to fan out.
+# Schema 7: what each scene showed at its last sync, and the entity changes to fan out. A new
+# queue gets scene_synced with its `entities` column at once: every statement of `_SCHEMA` must
+# be idempotent, since two processes may create the same new queue one after the other.
 _SYNCED_ENTITIES = "ALTER TABLE scene_synced ADD COLUMN entities INTEGER NOT NULL DEFAULT 0"
+_SYNCED_TABLE_7 = _SYNCED_TABLE.replace(
+    "updated_at TEXT NOT NULL)", "updated_at TEXT NOT NULL, entities INTEGER NOT NULL DEFAULT 0)"
+)
 _ENTITY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS scene_entities (
     kind TEXT NOT NULL,
@@ -111,14 +116,13 @@ CREATE TABLE IF NOT EXISTS scene_state (
     updated_at REAL NOT NULL,
     PRIMARY KEY (scene_id, rating_key)
 );
-{_SYNCED_TABLE};
+{_SYNCED_TABLE_7};
 CREATE TABLE IF NOT EXISTS scene_match (
     scene_id INTEGER PRIMARY KEY,
     items TEXT NOT NULL,
     sections TEXT NOT NULL,
     matched_at REAL NOT NULL
 );
-{_SYNCED_ENTITIES};
 {_ENTITY_SCHEMA};
 """
 

@@ -41,6 +41,7 @@ ENTITY_HOOKS = {
     "Tag.Merge.Post": ("tag", "merge"),
     "Tag.Destroy.Post": ("tag", "destroy"),
 }
+_HANDLED = SYNC_HOOKS | DROP_HOOKS | set(ENTITY_HOOKS)
 # What Plex shows of an entity: its name. A changed description, image or alias shows nowhere.
 SHOWN_FIELDS = frozenset({"name"})
 
@@ -51,9 +52,7 @@ def _hook_type(hook_context: Any) -> str:
     if not isinstance(hook_context, dict):
         raise InputError("args.hookContext is not an object: Stash sends {'id': …, 'type': …}.")
     hook_type = hook_context.get("type")
-    if not isinstance(hook_type, str) or hook_type not in SYNC_HOOKS | DROP_HOOKS | set(
-        ENTITY_HOOKS
-    ):
+    if not isinstance(hook_type, str) or hook_type not in _HANDLED:
         raise InputError(
             f"hookContext.type {values.shown(hook_type)} is not a hook PlexSync handles: it "
             "listens to Scene.Update.Post, Scene.Create.Post, Scene.Destroy.Post and the "
@@ -109,18 +108,18 @@ def entity_change_of(hook_context: Any) -> EntityChange:
         raise InputError(f"{hook_type} is not a tag, performer or studio hook.")
     kind, action = ENTITY_HOOKS[hook_type]
     entity_id = _hook_id(hook_context, hook_type, kind)
+    given = hook_context.get("input")
+    given = given if isinstance(given, dict) else {}
     sources: tuple[int, ...] = ()
     if action == "merge":
-        given = hook_context.get("input")
-        raw = given.get("source") if isinstance(given, dict) else None
+        raw = given.get("source")
         found = (_id_or_none(s) for s in (raw if isinstance(raw, list) else ()))
         sources = tuple(sorted({s for s in found if s is not None and s != entity_id}))
     fields = hook_context.get("inputFields")
     shown = True
     if action == "rename" and isinstance(fields, list):
         shown = any(isinstance(f, str) and f in SHOWN_FIELDS for f in fields)
-    given = hook_context.get("input")
-    name = given.get("name") if isinstance(given, dict) and action == "rename" else None
+    name = given.get("name") if action == "rename" else None
     return EntityChange(
         kind=kind,
         entity_id=entity_id,

@@ -80,13 +80,12 @@ class FanOutExpander:
                 await self.expand_all()
             await trio.sleep(POLL_SECONDS)
 
-    async def expand_all(self) -> int:
-        """Expand every waiting fan-out; the scene jobs queued. Stash failing leaves the rest
-        for the retry, with one warning."""
-        queued = 0
+    async def expand_all(self) -> None:
+        """Expand every waiting fan-out. When Stash fails, the rest waits RETRY_SECONDS (a
+        warning says so each time)."""
         for fan_out in self._queue.fan_outs():
             try:
-                queued += await self._expand(fan_out)
+                await self._expand(fan_out)
             except PlexSyncError as exc:
                 self._retry_at = trio.current_time() + RETRY_SECONDS
                 log.warning(
@@ -97,25 +96,25 @@ class FanOutExpander:
                     exc,
                     RETRY_SECONDS,
                 )
-                break
-        return queued
+                return
 
-    async def _expand(self, fan_out: FanOut) -> int:
-        started = await self._start(fan_out)
-        if started is None:
-            return 0  # restarted by a newer hook meanwhile: the next pass takes it
-        if not self._synced(started.kind):
-            return self._finish(self._queue.advance_fan_out(
-                started, seen=(), queue=(), reason=REASON, total=0, done=True, now=self._now()
+    async def _expand(self, fan_out: FanOut) -> None:
+        current = await self._start(fan_out)
+        if current is None:
+            return  # restarted by a newer hook meanwhile: the next pass takes it
+        if not self._synced(current.kind):
+            self._finish(self._queue.advance_fan_out(
+                current, seen=(), queue=(), reason=REASON, total=0, done=True, now=self._now()
             ), skipped=True)  # fmt: skip
-        if started.action == "destroy":
-            shown = self._queue.scenes_showing(started.kind, [started.entity_id])
-            return self._finish(self._queue.advance_fan_out(
-                started, seen=shown, queue=shown, reason=REASON, total=len(shown), done=True,
+            return
+        if current.action == "destroy":
+            shown = self._queue.scenes_showing(current.kind, [current.entity_id])
+            self._finish(self._queue.advance_fan_out(
+                current, seen=shown, queue=shown, reason=REASON, total=len(shown), done=True,
                 now=self._now(),
             ))  # fmt: skip
-        current: FanOut | None = started
-        while current is not None:
+            return
+        while True:
             page = await self._stash.scenes_showing(
                 current.kind, current.entity_id, after_id=current.cursor, page_size=PAGE_SIZE
             )
@@ -132,12 +131,14 @@ class FanOutExpander:
                 done=done,
                 now=self._now(),
             )
-            if after is not None and after.queued > current.queued:
-                self._on_queued()
-            if done or after is None:
-                return self._finish(after) if done else 0
+            if after is None:
+                return  # restarted meanwhile: the next pass starts it over
+            if after.queued > current.queued:
+                self._on_queued()  # the drain starts on this page while the next is asked
+            if done:
+                self._finish(after)
+                return
             current = after
-        return 0
 
     async def _start(self, fan_out: FanOut) -> FanOut | None:
         """Name the entity and label the fan-out, once (a resumed one keeps its own)."""
@@ -176,18 +177,18 @@ class FanOutExpander:
         names = _SETTING.get(kind, _STUDIO_SETTINGS)
         return any(getattr(self._settings, name) for name in names)
 
-    def _finish(self, fan_out: FanOut | None, *, skipped: bool = False) -> int:
-        """One sentence for the log; the jobs queued by the last step."""
+    def _finish(self, fan_out: FanOut | None, *, skipped: bool = False) -> None:
+        """The fan-out's one sentence in the log (None: a newer hook restarted it)."""
         if fan_out is None:
-            return 0
+            return
         if skipped:
             log.info(
-                "%s: Plex does not show %ss (switched off in the settings), so nothing was "
+                "%s: Plex is sent no %ss (switched off in the settings), so nothing was "
                 "queued.",
                 fan_out.label,
                 fan_out.kind,
             )
-            return 0
+            return
         already = fan_out.seen - fan_out.queued
         log.info(
             "%s: %s queued for Plex%s.",
@@ -197,7 +198,6 @@ class FanOutExpander:
         )
         if fan_out.queued:
             self._on_queued()
-        return fan_out.queued
 
 
 def _quoted(name: str | None, entity_id: int) -> str:

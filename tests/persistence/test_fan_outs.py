@@ -81,3 +81,15 @@ def test_a_schema_6_queue_is_migrated_and_its_synced_scenes_count_as_unknown(
         assert queue.entities_of("tag", [4]) == {}  # synced before entities were kept
         queue.add_fan_out("tag", 1, "destroy", now=1.0)
         assert queue.meta("schema") == str(database.SCHEMA_VERSION)
+
+
+def test_a_second_process_creating_the_same_new_queue_meets_no_error(tmp_path: Path) -> None:
+    """Two hooks on a new install both find no schema, and one creates it while the other
+    waits for the write lock: the other then runs every statement again."""
+    with JobQueue(tmp_path) as first:
+        first.enqueue(1, reason="Scene.Update.Post", now=1.0)
+        with first._write() as db:  # as the waiting process saw it: no schema yet
+            db.execute("DELETE FROM meta WHERE key = 'schema'")
+    with JobQueue(tmp_path) as second:
+        assert second.pending_scene_ids() == {1}
+        assert second.meta("schema") == str(database.SCHEMA_VERSION)

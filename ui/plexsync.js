@@ -206,6 +206,10 @@
       ],
       ["Last recovery", when(recovery.last_recovery_at)],
     ];
+    // Renamed, merged or deleted tags, performers and studios still being turned into scenes.
+    (props.status.fan_outs || []).forEach(function (fanOut) {
+      rows.push(["Fanning out", String(fanOut.message || "")]);
+    });
     var ramp = null;
     if (recovery.ramp_active) {
       var progress = Math.round(100 * Number(recovery.ramp_progress || 0));

@@ -202,6 +202,22 @@ def disabled(root: Path) -> Recording:
         return Recording("disabled", w.record((*READS, "check_setup")))
 
 
+def fanning_out(root: Path) -> Recording:
+    """A tag renamed on synced scenes: the drainer is still asking Stash for their pages."""
+    with world(root, 3, FAST) as w:
+        for scene in w.pairs:
+            w.stash.update_scene(scene, tags=["Outdoor"])
+        w.hook_all()
+        _until(lambda: w.status()["queue"]["pending"] == 0 and w.synced(), "a drained queue")
+        w.stash.delays["findScenes"] = 20.0  # the page of scenes with the tag takes its time
+        renamed = w.stash.rename_entity("tag", "Outdoor", "Outdoors")
+        assert w.plugin.hook_context(renamed).returncode == 0
+        _until(lambda: "Outdoors" in str(w.status()["fan_outs"]), "a named fan-out")
+        recording = Recording("fanning_out", w.record(READS))
+        w.stash.delays.clear()
+        return recording
+
+
 SCENARIOS: dict[str, Callable[[Path], Recording]] = {
     "healthy": healthy,
     "open_backlog": open_backlog,
@@ -209,4 +225,5 @@ SCENARIOS: dict[str, Callable[[Path], Recording]] = {
     "empty": empty,
     "dlq_after_outage": dlq_after_outage,
     "disabled": disabled,
+    "fanning_out": fanning_out,
 }

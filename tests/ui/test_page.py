@@ -56,6 +56,7 @@ def status_of(recording: Recording) -> dict[str, Any]:
         ("recovering", "CLOSED", ["Recovery ramp", "jobs/s", "Drainer\nrunning (pid"]),
         ("empty", "CLOSED", ["No outage recorded yet.", "Waiting\n0 scenes", "Total\n0"]),
         ("dlq_after_outage", "CLOSED", ["PlexTemporaryError", "Plex answered 503", "Total\n1"]),
+        ("fanning_out", "CLOSED", ["Fanning out\nTag 'Outdoors' renamed: waiting for the"]),
     ],
 )
 def test_each_state_shows_what_the_plugin_answered(

@@ -72,6 +72,22 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     return [f"    {name:<13} {value}" for name, value in rows]
 
 
+def studio_rename(plugin: Plugin, plex: FakePlex, stash: FakeStash, pairs: dict[int, int]) -> bool:
+    """A studio renamed in Stash: no scene hook fires, yet every item it is on follows."""
+    print("\nRenaming studio 'Northwind' to 'Northwind Films' in Stash (no scene hook fires):")
+    run = plugin.hook_context(stash.rename_entity("studio", "Northwind", "Northwind Films"))
+    print(f"  Studio.Update.Post hook: {run.stdout.strip()}")
+    keys = [key for scene, key in pairs.items() if stash.scene(scene).studio == "Northwind Films"]
+
+    def moved() -> bool:
+        return all(plex.item(k).studio == "Northwind Films" for k in keys)
+
+    done = wait_for(moved, 30)
+    for key in keys:
+        print(show_item(plex, key))
+    return done and all("Northwind" not in plex.item(k).collections for k in keys)
+
+
 def outage_drill(plugin: Plugin, plex: FakePlex, stash: FakeStash, section: int) -> bool:
     """Plex goes down, saves queue up, Plex comes back, the backlog drains on a ramp."""
     print("\n--- Outage drill ---")
@@ -180,6 +196,8 @@ def main() -> int:
                 wait_for(lambda: "travel" not in plex.item(pairs[first]).genres, 30)
                 print(show_item(plex, pairs[first]))
 
+                renamed = studio_rename(plugin, plex, stash, pairs)
+
                 status = plugin.task("queue_status")
                 print("\nQueue Status (the task's answer, in short):")
                 print("\n".join(status_lines(status.output)))
@@ -187,7 +205,7 @@ def main() -> int:
                     print(f"  Stash log [{level}] {message}")
                 drilled = outage_drill(plugin, plex, stash, section)
                 kill_drainer(data_dir)
-                ok = synced and drilled and stash.invalid_queries == []
+                ok = synced and renamed and drilled and stash.invalid_queries == []
                 print("\nDemo finished: every save reached Plex." if ok else "\nDemo FAILED.")
                 return 0 if ok else 1
 

@@ -569,3 +569,26 @@ def test_sync_reader_imports_neither_httpx_trio_nor_attrs() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("release", [*RELEASES, "head"])
+@pytest.mark.parametrize("kind", ["tag", "performer", "studio"])
+async def test_scenes_showing_an_entity_walk_by_id_on_every_release(
+    release: str, kind: str
+) -> None:
+    with FakeStash(schema=release) as fake:
+        fields = {"tag": "tags", "performer": "performers"}.get(kind)
+        for n in range(7):
+            shown = "X" if n % 2 == 0 else "Y"
+            fake.add_scene(**({fields: [shown]} if fields else {"studio": shown}))
+        entity = fake.entity_id(kind, "X")
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            client = StashClient(http, connection(fake))
+            assert await client.entity_name(kind, entity) == "X"
+            first = await client.scenes_showing(kind, entity, after_id=0, page_size=3)
+            second = await client.scenes_showing(kind, entity, after_id=first.ids[-1], page_size=3)
+            fake.delete_entity(kind, "X")
+            assert await client.entity_name(kind, entity) is None
+        assert fake.invalid_queries == []
+    assert (first.ids, first.count) == ((1, 3, 5), 4)
+    assert (second.ids, second.count) == ((7,), 1)

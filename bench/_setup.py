@@ -31,8 +31,9 @@ from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.testing import fake_plex_wire as wire
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
 from plexsync_actors.testing.fake_plex_library import _folder
-from plexsync_actors.testing.fake_stash import FakeStash, _json_reply
+from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import StashRoot, load_stash_schema
+from plexsync_actors.testing.fake_stash_http import json_reply
 from plexsync_actors.testing.harness import ROOT, Plugin, install_plugin, kill_drainer
 
 TOKEN = "bench-token"
@@ -139,7 +140,7 @@ class QuickStash(FakeStash):
         )
         if result.errors:
             return super()._graphql(body)
-        return _json_reply(200, dict(result.formatted))
+        return json_reply(200, dict(result.formatted))
 
 
 class IndexedPlex(FakePlex):

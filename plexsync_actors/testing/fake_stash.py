@@ -20,7 +20,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -39,7 +38,7 @@ from plexsync_actors.testing.fake_stash_graphql import (
     sniff_image_type,
     version_tuple,
 )
-from plexsync_actors.testing.loopback import TrackingHTTPServer
+from plexsync_actors.testing.fake_stash_http import Reply, StashServer, json_reply
 
 PLUGIN_ID = "PlexSync"
 _SCREENSHOT_PATH = re.compile(r"^/scene/(\d+)/screenshot$")
@@ -104,7 +103,7 @@ class FakeStash:
         # Seconds to sleep before answering a root field, so a test can catch a run mid-way.
         self.delays: dict[str, float] = {}
         self.graphql_calls: collections.Counter[str] = collections.Counter()
-        self._server: _Server | None = None
+        self._server: StashServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -114,7 +113,7 @@ class FakeStash:
         if self._server is None:
             # Build the schema before serving: concurrent first requests would each build it.
             load_stash_schema(self.schema_dir)
-            self._server = _Server(("127.0.0.1", self._port), self)
+            self._server = StashServer(("127.0.0.1", self._port), self)
             self._port = self._server.server_address[1]
             # A short poll interval makes `stop` (which waits for the next poll) quick.
             self._thread = threading.Thread(
@@ -335,32 +334,32 @@ class FakeStash:
             return "anonymous"
         return "ok"
 
-    def _respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def _respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         self.requests.append(RecordedRequest(method, target, headers, body))
         path = urllib.parse.urlsplit(target).path
         auth = self._auth(headers)
         screenshot = _SCREENSHOT_PATH.match(path)
         if auth == "refused" or (auth == "anonymous" and path == "/graphql"):
             # Stash answers 401 with no body at all.
-            return _Reply(401, b"", "", {"WWW-Authenticate": "FormBased"})
+            return Reply(401, b"", "", {"WWW-Authenticate": "FormBased"})
         if method == "POST" and path == "/graphql":
             return self._graphql(body)
         if method == "GET" and screenshot:
             if auth == "anonymous":
                 login = "/login?" + urllib.parse.urlencode({"returnURL": target})
-                return _Reply(302, b"", "text/html; charset=utf-8", {"Location": login})
+                return Reply(302, b"", "text/html; charset=utf-8", {"Location": login})
             with self.lock:
                 scene = self.scenes.get(int(screenshot.group(1)))
                 # Stash serves its placeholder SVG, with 200, for a scene without a cover.
                 image = None if scene is None else scene.screenshot or PLACEHOLDER_SVG
             if image is not None:
-                return _Reply(200, image, sniff_image_type(image))
-        return _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
+                return Reply(200, image, sniff_image_type(image))
+        return Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
-    def _graphql(self, body: bytes) -> _Reply:
+    def _graphql(self, body: bytes) -> Reply:
         schema = load_stash_schema(self.schema_dir)
         status, answer = answer_graphql(body, StashRoot(self), self.invalid_queries, schema)
-        return _json_reply(status, answer)
+        return json_reply(status, answer)
 
     # -- GraphQL answers ---------------------------------------------------------------------
 
@@ -390,50 +389,3 @@ def _camel(key: str) -> str:
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
-
-
-class _Reply(NamedTuple):
-    status: int
-    body: bytes
-    content_type: str
-    headers: dict[str, str] = {}  # noqa: RUF012 - NamedTuple defaults are never mutated
-
-
-def _json_reply(status: int, answer: dict[str, object]) -> _Reply:
-    return _Reply(status, json.dumps(answer).encode(), "application/json")
-
-
-class _Server(TrackingHTTPServer):
-    def __init__(self, address: tuple[str, int], fake: FakeStash) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle keep-alive connection ends by itself
-    disable_nagle_algorithm = True  # headers and body go out in two writes
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        assert isinstance(self.server, _Server)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.fake._respond(method, self.path, headers, body)
-        self.send_response(reply.status)
-        if reply.content_type:
-            self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # tests read `FakeStash.requests` instead of a log

@@ -103,7 +103,8 @@ def test_a_studio_rename_moves_every_item_to_the_new_studio_collection(
     sync_all(plugin, data_dir)
     assert all("Old Studio" in plex.item(k).collections for k in library.values())
 
-    assert plugin.hook_context(fake_stash.rename_entity("studio", "Old Studio", "New Studio"))
+    run = plugin.hook_context(fake_stash.rename_entity("studio", "Old Studio", "New Studio"))
+    assert run.returncode == 0 and run.output["fan_out"]["kind"] == "studio", run.stderr
 
     assert wait_for(lambda: drained(data_dir), 60)
     for key in library.values():

@@ -153,3 +153,16 @@ def test_an_update_that_resends_the_name_every_synced_scene_shows_queues_nothing
     with JobQueue(tmp_path / "custom-data") as queue:
         queue.save_synced(2, "2026-01-01T00:00:00Z", [("tag", 4, "Outside")])  # not yet synced
     assert entity_hook(stash, resent)["output"]["fan_out"]["action"] == "rename"
+
+
+def test_a_bulk_delete_queues_each_entity_its_hook_names(
+    stash: FakeStash, tmp_path: Path, drainers: list[str]
+) -> None:
+    for entity in (8, 9):  # tagsDestroy runs the hook once per id, the whole list as input
+        context = {"id": entity, "type": "Tag.Destroy.Post", "input": ["8", "9"]}
+        assert entity_hook(stash, context)["output"]["fan_out"]["id"] == entity
+    with JobQueue(tmp_path / "custom-data") as queue:
+        assert [(f.entity_id, f.action) for f in queue.fan_outs()] == [
+            (8, "destroy"),
+            (9, "destroy"),
+        ]

@@ -47,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         assert isinstance(self.server, StashServer)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away mid-request (a killed drainer)
+            self.close_connection = True
+            return
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = self.server.fake._respond(method, self.path, headers, body)
         self.send_response(reply.status)

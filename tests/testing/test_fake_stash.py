@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import load_stash_schema, query_errors
+from plexsync_actors.testing.harness import wait_for
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -340,3 +342,14 @@ def test_set_down_refuses_connections_and_comes_back_on_the_same_port(
 def test_fake_needs_starting_before_it_has_a_url() -> None:
     with pytest.raises(RuntimeError):
         _ = FakeStash().url
+
+
+def test_a_request_cut_off_mid_body_is_dropped_not_counted_as_an_invalid_query(
+    fake: FakeStash,
+) -> None:
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as sock:
+        head = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"
+        sock.sendall(head + b'{"query": "{ vers')  # then the process is killed
+    with httpx.Client(timeout=5.0) as http:  # the fake still answers the next request
+        assert post(http, fake, "{ version { version } }").status_code == 200
+    assert not wait_for(lambda: bool(fake.invalid_queries), 0.5)  # its thread had time

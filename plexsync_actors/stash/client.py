@@ -6,6 +6,7 @@ callers never see httpx types. The queries it sends live in `queries`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import urllib.parse
@@ -91,38 +92,38 @@ class StashClient:
         does, and one later scene can then be missed. Close the generator when stopping early
         (`async with contextlib.aclosing(client.scene_id_pages()) as pages:`).
         """
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, not {page_size}")
-        scene_filter = _updated_since_filter(updated_since)
-        page = 1
-        while True:
-            page_filter = {"page": page, "per_page": page_size, "sort": "id", "direction": "ASC"}
-            data = await self._query(
-                SCENE_IDS_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
-            )
-            count, scenes = _scenes_page(data)
-            yield SceneIdPage(count=count, ids=_scene_ids(scenes))
-            if len(scenes) < page_size or page * page_size >= count:
-                return
-            page += 1
+        pages = self._pages(SCENE_IDS_QUERY, _updated_since_filter(updated_since), page_size)
+        async with contextlib.aclosing(pages):
+            async for count, scenes in pages:
+                yield SceneIdPage(count=count, ids=_scene_ids(scenes))
 
     async def scene_changes(
         self, *, updated_since: datetime.datetime | None, page_size: int = ID_PAGE_SIZE
     ) -> list[SceneChange]:
         """Every scene updated after `updated_since` (all when None), with Stash's `updated_at`;
         Sorted by id, as `scene_id_pages` (a save during the walk moves no scene)."""
-        scene_filter = _updated_since_filter(updated_since)
         found: list[SceneChange] = []
+        pages = self._pages(SCENE_CHANGES_QUERY, _updated_since_filter(updated_since), page_size)
+        async with contextlib.aclosing(pages):
+            async for _, scenes in pages:
+                found.extend(_changes(scenes))
+        return found
+
+    async def _pages(
+        self, query: str, scene_filter: dict[str, object] | None, page_size: int
+    ) -> AsyncGenerator[tuple[int, list[Any]], None]:
+        """Every page of `query`'s `findScenes`, sorted by id: the count Stash reports with
+        each page, and the page's scenes as answered."""
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
         page = 1
         while True:
             page_filter = {"page": page, "per_page": page_size, "sort": "id", "direction": "ASC"}
-            data = await self._query(
-                SCENE_CHANGES_QUERY, {"filter": page_filter, "scene_filter": scene_filter}
-            )
+            data = await self._query(query, {"filter": page_filter, "scene_filter": scene_filter})
             count, scenes = _scenes_page(data)
-            found.extend(_changes(scenes))
+            yield count, scenes
             if len(scenes) < page_size or page * page_size >= count:
-                return found
+                return
             page += 1
 
     async def newest_change(self) -> str | None:

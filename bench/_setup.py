@@ -26,7 +26,7 @@ from typing import Any
 
 import graphql
 
-from plexsync_actors.drainer.control import import_paths
+from plexsync_actors.drainer.control import launch_drainer
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.testing import fake_plex_wire as wire
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer
@@ -256,26 +256,12 @@ def queue_scenes(data_dir: Path, scene_ids: Iterable[int], *, now: float) -> flo
 
 def start_drainer(plugin: Plugin, data_dir: Path) -> subprocess.Popen[bytes]:
     """A background drainer started exactly as `drainer.control.spawn_drainer` starts one (same
-    command, import path, folder and stdin payload), but as our child, so we know its pid."""
-    env = dict(plugin.env)
-    inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
-    env["PYTHONPATH"] = os.pathsep.join([*import_paths(str(plugin.dir)), *inherited])
+    launcher, with the plugin's Python, folder and environment), but as our child, so we know
+    its pid."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [plugin.command[0], "-m", "plexsync_actors", "drainer"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-        cwd=str(data_dir),
-        env=env,
-        start_new_session=True,
+    return launch_drainer(
+        plugin.command[0], str(plugin.dir), plugin.env, plugin.server_connection, data_dir
     )
-    assert proc.stdin is not None
-    payload = {"server_connection": plugin.server_connection, "data_dir": str(data_dir)}
-    proc.stdin.write(json.dumps(payload).encode("utf-8"))
-    proc.stdin.close()
-    return proc
 
 
 HAVE_PROC = Path("/proc/self/stat").exists()

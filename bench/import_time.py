@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import Row, World, drain_world, load_average, queue_scenes, start_drainer
 
-from plexsync_actors.drainer.control import drainer_running, import_paths
+from plexsync_actors.drainer.control import drainer_env, drainer_running
 
 RUNS = 5
 PLUGIN = "plexsync_actors"
@@ -107,22 +106,12 @@ def hook_run(world: World, env: dict[str, str]) -> Profile:
     return parse(done.stderr.decode("utf-8", "replace"))
 
 
-def drainer_env(world: World, env: dict[str, str]) -> dict[str, str]:
-    """The environment `spawn_drainer` gives a drainer: the release's vendor/ and the plugin
-    first on the import path."""
-    inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
-    return {
-        **env,
-        "PYTHONPATH": os.pathsep.join([*import_paths(str(world.plugin.dir)), *inherited]),
-    }
-
-
 def drainer_main_run(world: World, env: dict[str, str]) -> Profile:
     done = subprocess.run(
         [world.plugin.command[0], "-X", "importtime", "-c", f"import {PLUGIN}.drainer.main"],
         capture_output=True,
         cwd=world.data_dir,
-        env=drainer_env(world, env),
+        env=drainer_env(str(world.plugin.dir), env),
     )
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr[-500:]!r}")
@@ -138,7 +127,7 @@ def drainer_run(world: World, env: dict[str, str]) -> Profile:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=world.data_dir,
-        env=drainer_env(world, env),
+        env=drainer_env(str(world.plugin.dir), env),
         start_new_session=True,
     )
     payload = {"server_connection": world.plugin.server_connection, "data_dir": str(world.data_dir)}

@@ -18,7 +18,8 @@ from plexsync_actors.persistence.lock import ProcessLock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and pathlib cost the hook milliseconds at run time
-    from collections.abc import Callable
+    import subprocess
+    from collections.abc import Callable, Mapping
     from typing import Any
     from typing import NamedTuple as Record
 
@@ -173,15 +174,26 @@ def import_paths(plugin_dir: str) -> list[str]:
     return paths
 
 
-def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
-    """Start a detached drainer process; returns its pid. Does not wait for it."""
+def drainer_env(plugin_dir: str, env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with the plugin's bundled dependencies and the plugin first on the import path,
+    as every drainer is started."""
+    started = dict(env)
+    inherited = [started["PYTHONPATH"]] if started.get("PYTHONPATH") else []
+    started["PYTHONPATH"] = os.pathsep.join([*import_paths(plugin_dir), *inherited])
+    return started
+
+
+def launch_drainer(
+    python: str,
+    plugin_dir: str,
+    env: Mapping[str, str],
+    server_connection: dict[str, Any],
+    data_dir: StrPath,
+) -> subprocess.Popen[bytes]:
+    """Start `python -m plexsync_actors drainer` in its own session (detached, no window, on
+    Windows) with no inherited stdio, and pipe it the connection and data dir on stdin."""
     import subprocess
 
-    # os.path, not pathlib: this runs on the hook path, where every import counts.
-    plugin_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ)
-    inherited = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
-    env["PYTHONPATH"] = os.pathsep.join([*import_paths(plugin_dir), *inherited])
     kwargs: dict[str, Any] = {}
     if os.name == "nt":
         flags = 0x00000008 | 0x00000200 | 0x08000000  # DETACHED, NEW_PROCESS_GROUP, NO_WINDOW
@@ -189,13 +201,13 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
     else:
         kwargs["start_new_session"] = True
     proc = subprocess.Popen(
-        [sys.executable, "-m", "plexsync_actors", "drainer"],
+        [python, "-m", "plexsync_actors", "drainer"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         close_fds=True,
         cwd=str(data_dir),
-        env=env,
+        env=drainer_env(plugin_dir, env),
         **kwargs,
     )
     assert proc.stdin is not None
@@ -205,6 +217,14 @@ def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
         proc.stdin.close()
     except OSError:
         pass  # the drainer died at once; the next hook or task starts another
+    return proc
+
+
+def spawn_drainer(server_connection: dict[str, Any], data_dir: StrPath) -> int:
+    """Start a detached drainer process; returns its pid. Does not wait for it."""
+    # os.path, not pathlib: this runs on the hook path, where every import counts.
+    plugin_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = launch_drainer(sys.executable, plugin_dir, os.environ, server_connection, data_dir)
     # We never wait for it: mark it reaped so Popen does not warn about a running child.
     proc.returncode = 0
     return proc.pid

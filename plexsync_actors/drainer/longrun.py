@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import sys
-from functools import partial
 
 import attrs
 import trio
@@ -26,9 +25,9 @@ from plexsync_actors.drainer.control import (
 )
 from plexsync_actors.errors import PlexSyncError
 from plexsync_actors.persistence.jobs import JobQueue
-from plexsync_actors.runtime.config import load_settings, read_settings
-from plexsync_actors.runtime.pipeline import run_pipeline
-from plexsync_actors.runtime.settings_watch import EVERY_SECONDS, SWITCHED_OFF, SettingsWatch
+from plexsync_actors.runtime.config import load_settings
+from plexsync_actors.runtime.pipeline import run_watched
+from plexsync_actors.runtime.settings_watch import EVERY_SECONDS, SWITCHED_OFF
 from plexsync_actors.settings import Settings
 from plexsync_actors.stash.connection import StashConnection
 
@@ -55,20 +54,16 @@ async def _forever(settings: Settings, conn: StashConnection, doorbell: Doorbell
         queue.clear_leases()
     log.info("Background sync running until stopped.")
     while True:
-        watch = SettingsWatch(
-            current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
-        )
-        tally = await run_pipeline(
+        tally, changed = await run_watched(
             settings,
             conn,
             mode="background",
             heartbeat=(beats, HEARTBEAT_SECONDS),
-            watch=watch,
             doorbell=doorbell.sock,
         )
         log.info("Background sync paused: %s; resuming.", tally.stop_reason)
-        if watch.changed is not None:
-            settings = watch.changed
+        if changed is not None:
+            settings = changed
             continue
         if tally.stop_reason == SWITCHED_OFF:
             settings = await _until_switched_on(settings, conn)

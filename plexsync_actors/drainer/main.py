@@ -95,7 +95,6 @@ def _record_crash(data_dir: Path, exc: BaseException) -> None:
 
 async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     import logging
-    from functools import partial
 
     import attrs
 
@@ -106,9 +105,8 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     from plexsync_actors.persistence.jobs import JobQueue
     from plexsync_actors.persistence.repair import open_sound
     from plexsync_actors.runtime.clients import stash_http_client
-    from plexsync_actors.runtime.config import read_settings
-    from plexsync_actors.runtime.pipeline import run_pipeline
-    from plexsync_actors.runtime.settings_watch import SWITCHED_OFF, SettingsWatch
+    from plexsync_actors.runtime.pipeline import run_watched
+    from plexsync_actors.runtime.settings_watch import SWITCHED_OFF
     from plexsync_actors.settings import enabled_in, parse_settings
     from plexsync_actors.stash.answers import require_supported_stash
     from plexsync_actors.stash.client import StashClient
@@ -142,9 +140,6 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
     with open_doorbell() as doorbell:  # hooks ring it after queueing (actors/doorbell.py)
         while True:
             log_to_file(data_dir, debug=settings.debug_logging)
-            watch = SettingsWatch(
-                current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
-            )
             try:
                 beats = start_beating(data_dir, wake=doorbell.port)
                 queue, notice = open_sound(data_dir, thorough=True, now=wall_now())
@@ -153,12 +148,11 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
                 if notice is not None:  # the next task relays it to the Stash log, and repeats it
                     log.warning("%s", notice.sentence())
                 log.info("Drainer started; draining the queue.")
-                tally = await run_pipeline(
+                tally, changed = await run_watched(
                     settings,
                     conn,
                     mode="drainer",
                     heartbeat=(beats, HEARTBEAT_SECONDS),
-                    watch=watch,
                     doorbell=doorbell.sock,
                 )
                 log.info(
@@ -172,8 +166,8 @@ async def _drain(payload: dict[str, Any], lock: ProcessLock) -> int:
                 lock.release()
             if tally.stop_reason == SWITCHED_OFF:
                 return 0
-            if watch.changed is not None:  # a fixed token or address: go on with it at once
-                settings = watch.changed
+            if changed is not None:  # a fixed token or address: go on with it at once
+                settings = changed
                 if not lock.try_acquire():
                     return 0
                 continue

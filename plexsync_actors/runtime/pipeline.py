@@ -12,6 +12,7 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import attrs
 import httpx
@@ -38,6 +39,7 @@ from plexsync_actors.runtime.clients import (
     plex_http_client,
     stash_http_client,
 )
+from plexsync_actors.runtime.config import read_settings
 from plexsync_actors.runtime.policies import (
     Mode,
     breaker_policy,
@@ -308,6 +310,25 @@ async def run_pipeline(
     finally:
         queue.close()
     return tally
+
+
+async def run_watched(
+    settings: Settings,
+    conn: StashConnection,
+    *,
+    mode: Mode,
+    heartbeat: Heartbeat,
+    doorbell: socket.socket | None,
+) -> tuple[RunTally, Settings | None]:
+    """A drainer's run: `run_pipeline` until its stop condition or until the settings in Stash
+    change. Returns the tally and the new settings (None when they did not change)."""
+    watch = SettingsWatch(
+        current=settings, read=partial(read_settings, conn), stash_dir=conn.stash_dir
+    )
+    tally = await run_pipeline(
+        settings, conn, mode=mode, heartbeat=heartbeat, watch=watch, doorbell=doorbell
+    )
+    return tally, watch.changed
 
 
 async def _catch_up(

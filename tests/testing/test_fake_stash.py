@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from clock_rig import T0, SteppingClock
 
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import load_stash_schema, query_errors
 from plexsync_actors.testing.harness import wait_for
 
-UTC = datetime.timezone.utc
-T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 COOKIE = ("session", "cookie-value")
 FIND_SCENE = "query($id: ID) { findScene(id: $id) { id title paths { screenshot } } }"
 FIND_SCENES = """
@@ -29,29 +28,10 @@ query($filter: FindFilterType, $scene_filter: SceneFilterType, $ids: [ID!]) {
 """
 
 
-class SteppingClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
-
-
 @pytest.fixture
 def fake(clock: SteppingClock) -> Iterator[FakeStash]:
     with FakeStash(plugin_settings={"plex_url": "http://plex"}, api_key="key", clock=clock) as s:
         yield s
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5.0) as client:
-        yield client
 
 
 def post(

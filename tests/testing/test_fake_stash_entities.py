@@ -13,12 +13,11 @@ from typing import Any
 import graphql
 import httpx
 import pytest
+from clock_rig import T0, SteppingClock
 
 from plexsync_actors.testing.fake_stash import FakeStash
 from plexsync_actors.testing.fake_stash_graphql import load_stash_schema
 
-UTC = datetime.timezone.utc
-T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SCENES = """
 query($f: SceneFilterType, $find: FindFilterType) {
   findScenes(scene_filter: $f, filter: $find) {
@@ -39,29 +38,10 @@ query($id: ID!) {
 ALL_BY_ID = {"sort": "id", "direction": "ASC", "per_page": -1}
 
 
-class SteppingClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
-
-
 @pytest.fixture
 def fake(clock: SteppingClock) -> Iterator[FakeStash]:
     with FakeStash(clock=clock) as stash:
         yield stash
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10.0) as client:
-        yield client
 
 
 def query(http: httpx.Client, fake: FakeStash, text: str, **variables: Any) -> Any:

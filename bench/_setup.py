@@ -22,7 +22,7 @@ import venv
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import graphql
 
@@ -38,6 +38,28 @@ from plexsync_actors.testing.harness import ROOT, Plugin, install_plugin, kill_d
 
 TOKEN = "bench-token"
 Row = tuple[str, str, str]  # figure, measured, target: one line of the `make bench` table
+
+
+class Figure(NamedTuple):
+    """One printed figure: `measured` in the unit the figure names, `target` as printed."""
+
+    figure: str
+    measured: float
+    target: str
+
+
+class SetupError(Exception):
+    """The bench could not reach the state it measures; the message says where."""
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """A bench script run on its own: its figures, or one line saying where the set-up failed
+    (exit status 1)."""
+    try:
+        main()
+    except SetupError as exc:
+        print(f"SET-UP FAILED: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def timed_run(command: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> float:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import Row, drain_world, load_average, median, pct
+from _setup import Row, SetupError, drain_world, load_average, median, pct
 
 from plexsync_actors.testing import fake_plex_wire as wire
 from plexsync_actors.testing.fake_plex import FakePlex
@@ -32,9 +32,6 @@ POLL = 0.002
 TIMEOUT = 30.0
 GAP = 0.25
 
-
-class SetupError(Exception):
-    """A save never reached Plex, or its hook failed: the message says which."""
 
 
 def put_received(plex: FakePlex, rating_key: int) -> float:

@@ -25,13 +25,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import TOKEN
+from _setup import TOKEN, SetupError, run_script
+from _setup import Figure as Row
 
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.secret import Secret
@@ -48,14 +49,6 @@ CATCH_UP_SCENES = 100_000
 CHANGED = 1_000
 
 
-class SetupError(Exception):
-    """The bench could not reach the state it measures; the message says where."""
-
-
-class Row(NamedTuple):
-    figure: str
-    measured: float
-    target: str
 
 
 class SteppingClock:
@@ -188,8 +181,4 @@ def main() -> list[Row]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SetupError as exc:
-        print(f"SET-UP FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

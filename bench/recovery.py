@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import TOKEN, Row
+from _setup import TOKEN, Row, SetupError
 
 from plexsync_actors.testing.fake_plex import FakePlex, FakePlexServer, RecordedRequest
 from plexsync_actors.testing.fake_stash import FakeStash
@@ -74,9 +74,6 @@ RATE_TOLERANCE = 0.05
 BUSY_BINDING = 0.8  # a second counts as cap-bound when the drainer was busy less than this
 WINDOW = 5  # seconds, for the smoothed deviation
 
-
-class SetupError(Exception):
-    """The bench could not reach the state it measures; the message says where."""
 
 
 class TimedStash(FakeStash):

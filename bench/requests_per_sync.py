@@ -24,7 +24,7 @@ from pathlib import Path
 # whatever another checkout an editable install points to.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import bench_world_with_stash
+from _setup import SetupError, bench_world_with_stash
 
 from plexsync_actors.persistence.jobs import JobQueue
 from plexsync_actors.testing.harness import wait_for
@@ -35,9 +35,6 @@ _OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)")
 
 Row = tuple[str, int, int]  # figure, measured, target
 
-
-class SetupError(Exception):
-    """The bench could not reach the state it measures; the message says where."""
 
 
 def _operation(body: bytes) -> str:

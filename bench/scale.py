@@ -29,6 +29,7 @@ from _setup import (
     HAVE_PROC,
     NO_PROC,
     Row,
+    SetupError,
     World,
     drain_world,
     load_average,
@@ -48,9 +49,6 @@ RSS_EVERY = 0.5
 # No rate cap: the drainer works through as much of the queue as it can in the window.
 SETTINGS = {"max_rate": 1000.0, "ramp_initial_rate": 1000.0, "drainer_idle_exit_seconds": 30.0}
 
-
-class SetupError(Exception):
-    """A task failed or the drainer never started: the message says which."""
 
 
 def status_ms(world: World, data_dir: Path, quiet: bool = False) -> float:

@@ -32,10 +32,11 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import TOKEN
+from _setup import TOKEN, SetupError, run_script
+from _setup import Figure as Row
 
 from plexsync_actors.drainer.control import HEARTBEAT_SECONDS, start_beating
 from plexsync_actors.stash.client import ID_PAGE_SIZE
@@ -48,16 +49,6 @@ VERSION = "v0.30.1"
 _OPERATION = re.compile(rb"query\s+(\w+)")
 
 
-class SetupError(Exception):
-    """The bench could not reach the state it measures; the message says where."""
-
-
-class Row(NamedTuple):
-    """One printed figure: `measured` in the unit the figure names, `target` as printed."""
-
-    figure: str
-    measured: float
-    target: str
 
 
 def answer(data: dict[str, Any]) -> bytes:
@@ -209,8 +200,4 @@ def main() -> list[Row]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SetupError as exc:
-        print(f"SET-UP FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

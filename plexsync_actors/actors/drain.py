@@ -32,8 +32,8 @@ from plexsync_actors.messages.jobs import (
     JobSucceeded,
     SyncResult,
 )
-from plexsync_actors.persistence.database import Failure, Job
-from plexsync_actors.persistence.jobs import POSTER_RETRY, JobQueue
+from plexsync_actors.persistence.database import POSTER_RETRY, Failure, Job
+from plexsync_actors.persistence.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 

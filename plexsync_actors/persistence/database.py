@@ -27,6 +27,21 @@ CREATED_NAME = "queue.created"
 SCHEMA_VERSION = 7
 HISTORY_LIMIT = 50
 
+# The reason of a poster-only retry (Stash had served its placeholder instead of a cover).
+POSTER_RETRY = "poster"
+
+# A newer change (a save, or a fanned-out rename) replaces a pending one: same row, version
+# bumped. A poster retry waiting for its time is replaced outright: the change is synced now,
+# poster included.
+UPSERT_JOB = f"""
+    INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at, next_attempt_at)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (scene_id) DO UPDATE SET
+        version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at,
+        next_attempt_at = CASE WHEN jobs.reason = '{POSTER_RETRY}'
+                               THEN excluded.next_attempt_at ELSE jobs.next_attempt_at END,
+        poster_retries = 0"""  # noqa: S608 - a constant
+
 _LEASED_INDEX = (
     "CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE lease_until IS NOT NULL"
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from plexsync_actors.persistence.database import Database
+from plexsync_actors.persistence.database import UPSERT_JOB, Database
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook milliseconds at run time
@@ -30,14 +30,6 @@ _ADD_FAN_OUT = """
     ON CONFLICT (kind, entity_id, action) DO UPDATE SET
         sources = excluded.sources, created_at = excluded.created_at, name = NULL,
         label = NULL, total = NULL, seen = 0, queued = 0, cursor = 0"""
-
-# The jobs a fan-out queues, as `JobQueue.enqueue` queues a save: a pending job is bumped (its
-# sync reads the latest data), one waiting for a retry keeps its time.
-_UPSERT_FAN_OUT_JOB = """
-    INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at, next_attempt_at)
-    VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (scene_id) DO UPDATE SET
-        version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at"""
 
 _COLUMNS = (
     "id, kind, entity_id, action, sources, created_at, name, label, total, seen, queued, cursor"
@@ -136,7 +128,7 @@ class FanOuts(Database):
             ).fetchone()
             if row is None or (row[0], row[1]) != (fan_out.created_at, fan_out.seen):
                 return None
-            db.executemany(_UPSERT_FAN_OUT_JOB, [(sid, reason, now, now, now) for sid in queue])
+            db.executemany(UPSERT_JOB, [(sid, reason, now, now, now) for sid in queue])
             if done:
                 db.execute("DELETE FROM fan_outs WHERE id = ?", (fan_out.id,))
             else:

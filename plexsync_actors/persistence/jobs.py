@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from plexsync_actors.errors import OUTAGE_ERROR_TYPES
-from plexsync_actors.persistence.database import Failure, Job
+from plexsync_actors.persistence.database import POSTER_RETRY, UPSERT_JOB, Failure, Job
 from plexsync_actors.persistence.dead_letters import DeadLetters
 from plexsync_actors.persistence.fan_outs import FanOuts
 from plexsync_actors.persistence.outage_scenes import OutageScenes
@@ -29,21 +29,6 @@ ENQUEUE_CHUNK = 500
 # meta key: Stash's `updated_at` of the newest change the catch-up looked at (sync.catch_up)
 WATERMARK_KEY = "catch_up_watermark"
 FLOOR_KEY = "catch_up_floor"  # changes up to this one are not looked at (install, Clear Queue)
-# The reason of a poster-only retry (Stash had served its placeholder instead of a cover).
-POSTER_RETRY = "poster"
-
-# A newer change replaces a pending one: same row, version bumped. A poster retry waiting for
-# its time is replaced outright: the save is synced now, poster included.
-_UPSERT_JOB = f"""
-    INSERT INTO jobs (scene_id, reason, first_enqueued_at, enqueued_at, next_attempt_at)
-    VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (scene_id) DO UPDATE SET
-        version = version + 1, reason = excluded.reason, enqueued_at = excluded.enqueued_at,
-        next_attempt_at = CASE WHEN jobs.reason = '{POSTER_RETRY}'
-                               THEN excluded.next_attempt_at ELSE jobs.next_attempt_at END,
-        poster_retries = 0"""  # noqa: S608 - a constant
-
-
 class QueueCounts(Record):
     pending: int
     in_flight: int
@@ -67,7 +52,7 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes, FanOuts):
         """Queue the scene's latest change; a pending job for it is replaced, not duplicated."""
         with self._write() as db:
             db.execute(
-                _UPSERT_JOB,
+                UPSERT_JOB,
                 (scene_id, reason, now, now, now),
             )
 
@@ -84,7 +69,7 @@ class JobQueue(DeadLetters, SceneStates, OutageScenes, FanOuts):
         durable commit (one fsync) for the lot. The caller keeps batches to a few thousand
         scenes, so the write lock is held for tens of milliseconds at most."""
         with self._write() as db:
-            db.executemany(_UPSERT_JOB, [(sid, reason, now, now, now) for sid in scene_ids])
+            db.executemany(UPSERT_JOB, [(sid, reason, now, now, now) for sid in scene_ids])
         return len(scene_ids)
 
     def drop(self, scene_id: int) -> bool:

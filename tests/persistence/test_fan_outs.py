@@ -93,3 +93,21 @@ def test_a_second_process_creating_the_same_new_queue_meets_no_error(tmp_path: P
     with JobQueue(tmp_path) as second:
         assert second.pending_scene_ids() == {1}
         assert second.meta("schema") == str(database.SCHEMA_VERSION)
+
+
+def test_a_fanned_out_scene_waiting_for_a_poster_retry_is_synced_now_as_a_save_would_be(
+    queue: JobQueue,
+) -> None:
+    queue.enqueue(4, reason="Scene.Update.Post", now=1.0)
+    job = queue.lease_next(owner="t", now=1.0, lease_seconds=60)
+    assert job is not None
+    queue.complete(job, now=2.0, poster_retry_at=600.0)  # Stash had no cover yet
+    assert not queue.has_ready(now=3.0)
+    queue.add_fan_out("tag", 1, "rename", now=3.0)
+    (waiting,) = queue.fan_outs()
+    queue.advance_fan_out(
+        waiting, seen=[4], queue=[4], reason="fan-out", total=1, done=True, now=3.0
+    )
+    again = queue.lease_next(owner="t", now=3.0, lease_seconds=60)
+    assert again is not None and again.scene_id == 4 and again.reason == "fan-out"
+    assert again.poster_retries == 0

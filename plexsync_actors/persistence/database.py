@@ -278,14 +278,18 @@ class Database:
     def close(self) -> None:
         self._db.close()
 
-    def _rows_for_scenes(self, query: str, scene_ids: Iterable[int]) -> list[tuple[Any, ...]]:
-        """The rows of `query` (its `WHERE scene_id IN ({marks})` filled in) for `scene_ids`,
-        asked 500 at a time: SQLite limits the parameters of one statement."""
+    def _rows_for_scenes(
+        self, query: str, scene_ids: Iterable[int], before: tuple[object, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `query` (its `IN ({marks})` filled in) for `scene_ids` (or other ids),
+        asked 500 at a time: SQLite limits the parameters of one statement. `before` are the
+        parameters of the query that come before its list."""
         wanted = list(scene_ids)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows.extend(self._db.execute(query.format(marks=", ".join("?" for _ in chunk)), chunk))
+            marks = ", ".join("?" for _ in chunk)
+            rows.extend(self._db.execute(query.format(marks=marks), (*before, *chunk)))
         return rows
 
     # -- salvage (persistence.repair) ---------------------------------------------------------

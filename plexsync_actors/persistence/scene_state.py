@@ -130,18 +130,9 @@ class SceneStates(Database):
 
     def scenes_showing(self, kind: str, entity_ids: Iterable[int]) -> list[int]:
         """The scenes whose last sync showed any of these entities, lowest id first."""
-        wanted = sorted({int(e) for e in entity_ids})
-        found: set[int] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._db.execute(
-                f"""SELECT scene_id FROM scene_entities
-                    WHERE kind = ? AND entity_id IN ({marks})""",  # noqa: S608 - marks only
-                (kind, *chunk),
-            )
-            found.update(int(row[0]) for row in rows)
-        return sorted(found)
+        query = "SELECT scene_id FROM scene_entities WHERE kind = ? AND entity_id IN ({marks})"
+        rows = self._rows_for_scenes(query, sorted({int(e) for e in entity_ids}), (kind,))
+        return sorted({int(row[0]) for row in rows})
 
     def entities_of(self, kind: str, scene_ids: Iterable[int]) -> dict[int, dict[int, str]]:
         """The entities of `kind` ({id: name}, maybe none) each of these scenes showed at its
@@ -153,11 +144,9 @@ class SceneStates(Database):
         synced = "SELECT scene_id FROM scene_synced WHERE entities = 1 AND scene_id IN ({marks})"
         for (scene_id,) in self._rows_for_scenes(synced, wanted):
             known[int(scene_id)] = {}
-        shown = (  # kind is one of three literals
-            "SELECT scene_id, entity_id, name FROM scene_entities "  # noqa: S608
-            f"WHERE kind = '{kind}' AND scene_id IN ({{marks}})"
-        )
-        for scene_id, entity_id, name in self._rows_for_scenes(shown, list(known)):
+        shown = """SELECT scene_id, entity_id, name FROM scene_entities
+                   WHERE kind = ? AND scene_id IN ({marks})"""
+        for scene_id, entity_id, name in self._rows_for_scenes(shown, list(known), (kind,)):
             known[int(scene_id)][int(entity_id)] = str(name)
         return known
 

@@ -204,14 +204,15 @@ def _read_text(path: str) -> str:
 
 def _queue_it(
     data_dir: str,
-    scene_id: int,
+    item_id: int,
     hook_type: str,
     change: EntityChange | None,
     now: float,
     stderr: IO[str],
 ) -> tuple[dict[str, Any], bool]:
-    """Queue (or drop) the scene, or queue the entity change; a damaged queue is repaired
-    first and the change still kept. Returns the output and whether work waits for a drainer."""
+    """Queue (or drop) the scene `item_id`, or queue the entity change (`item_id` is then the
+    entity's); a damaged queue is repaired first and the change still kept. Returns the output
+    and whether work waits for a drainer."""
     output: dict[str, Any]
     for attempt in (1, 2):
         try:
@@ -237,10 +238,10 @@ def _queue_it(
                     )
                     output = {"fan_out": _fan_out_output(change)}
                 elif hook_type in DROP_HOOKS:
-                    output = {"dropped": scene_id if queue.drop(scene_id) else None}
+                    output = {"dropped": item_id if queue.drop(item_id) else None}
                 else:
-                    queue.enqueue(scene_id, reason=hook_type, now=now)
-                    output = {"queued": scene_id}
+                    queue.enqueue(item_id, reason=hook_type, now=now)
+                    output = {"queued": item_id}
                 return output, queue.has_work(now=now)
         except sqlite3.DatabaseError as exc:
             if attempt == 2 or not is_damage(exc):

@@ -1,4 +1,5 @@
-"""Stash's clock for the fake Stash's own tests: a time the test sets by hand."""
+"""Stash's clock for the fake Stash's own tests: a time the test sets by hand. (A module, not
+a `conftest.py`: one here would shadow tests/conftest.py, which test modules import from.)"""
 
 from __future__ import annotations
 

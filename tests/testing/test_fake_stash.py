@@ -29,6 +29,17 @@ query($filter: FindFilterType, $scene_filter: SceneFilterType, $ids: [ID!]) {
 
 
 @pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
 def fake(clock: SteppingClock) -> Iterator[FakeStash]:
     with FakeStash(plugin_settings={"plex_url": "http://plex"}, api_key="key", clock=clock) as s:
         yield s

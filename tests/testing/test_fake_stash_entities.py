@@ -39,6 +39,17 @@ ALL_BY_ID = {"sort": "id", "direction": "ASC", "per_page": -1}
 
 
 @pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10.0) as client:
+        yield client
+
+
+@pytest.fixture
 def fake(clock: SteppingClock) -> Iterator[FakeStash]:
     with FakeStash(clock=clock) as stash:
         yield stash

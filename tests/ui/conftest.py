@@ -40,7 +40,9 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Recording]
     if not (HERE / "node_modules" / "react").is_dir():
         pytest.fail("the page's test libraries are missing: run `npm ci --prefix tests/ui`")
     root = tmp_path_factory.mktemp("page-recordings")
-    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+    # Four at a time: each runs its own fakes and plugin processes, and seven at once load the
+    # 2-core CI machine hard while the other test worker runs its own end-to-end tests.
+    with ThreadPoolExecutor(max_workers=min(4, len(SCENARIOS))) as pool:
         futures = {name: pool.submit(make, root / name) for name, make in SCENARIOS.items()}
         return {name: future.result() for name, future in futures.items()}
 
